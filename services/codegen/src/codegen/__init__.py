@@ -1,0 +1,1 @@
+"""The codegen service. Start it with `python -m codegen` (or `maestro-codegen`)."""

@@ -1,0 +1,3 @@
+from codegen.server import main
+
+main()

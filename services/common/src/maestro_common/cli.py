@@ -1,0 +1,310 @@
+"""`maestro`: the command line for local mode, jobs and datasets. `maestro --help` lists commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections import Counter
+
+import grpc
+
+from maestro_common.catalog import SERVICES, service_info
+
+EPILOG = """Local mode keeps its state under $MAESTRO_HOME (default ~/.maestro): service logs in
+local/logs/, job databases per service, artifacts in artifacts/. Set MAESTRO_<SERVICE>_ADDRESS
+(e.g. MAESTRO_SKILL_LEARNER_ADDRESS=host:50054) to talk to services elsewhere."""
+
+
+def _stub(name: str):
+    from maestro.annotator.v1 import annotator_pb2_grpc
+    from maestro.codegen.v1 import codegen_pb2_grpc
+    from maestro.evaluator.v1 import evaluator_pb2_grpc
+    from maestro.reward.v1 import reward_pb2_grpc
+    from maestro.skill_learner.v1 import skill_learner_pb2_grpc
+
+    from maestro_common.client import open_channel
+    from maestro_common.local import service_address
+
+    stubs = {
+        "llm-annotator": annotator_pb2_grpc.AnnotatorServiceStub,
+        "reward-trainer": reward_pb2_grpc.RewardServiceStub,
+        "codegen": codegen_pb2_grpc.CodegenServiceStub,
+        "skill-learner": skill_learner_pb2_grpc.SkillLearnerServiceStub,
+        "evaluator": evaluator_pb2_grpc.EvaluatorServiceStub,
+    }
+    return stubs[name](open_channel(service_address(service_info(name))))
+
+
+def _pb(name: str):
+    from maestro.annotator.v1 import annotator_pb2
+    from maestro.codegen.v1 import codegen_pb2
+    from maestro.evaluator.v1 import evaluator_pb2
+    from maestro.reward.v1 import reward_pb2
+    from maestro.skill_learner.v1 import skill_learner_pb2
+
+    return {"llm-annotator": annotator_pb2, "reward-trainer": reward_pb2, "codegen": codegen_pb2,
+            "skill-learner": skill_learner_pb2, "evaluator": evaluator_pb2}[name]
+
+
+# ---- local mode -----------------------------------------------------------------------------
+
+def cmd_up(args) -> int:
+    from maestro_common import local
+
+    print("Starting local mode (loopback):")
+    local.up(port_offset=args.port_offset)
+    print("All services SERVING. `maestro status` shows them; `maestro down` stops them.")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from maestro_common import local
+
+    local.down()
+    return 0
+
+
+def cmd_status(args) -> int:
+    from maestro_common import local
+
+    rows = local.status()
+    print(f"{'SERVICE':15} {'ADDRESS':22} {'HEALTH':16} PID")
+    for name, address, health, pid in rows:
+        print(f"{name:15} {address:22} {health:16} {pid}")
+    return 0 if all(r[2] == "SERVING" for r in rows) else 1
+
+
+# ---- jobs -------------------------------------------------------------------------------------
+
+def _state_name(job) -> str:
+    from maestro.common.v1 import common_pb2
+
+    return common_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_")
+
+
+def watch_with_progress(service: str, job_id: str, *, quiet: bool = False):
+    """Follow a job with a progress bar until it ends; returns the final Job message."""
+    from tqdm import tqdm
+
+    pb = _pb(service)
+    stub = _stub(service)
+    bar = None if quiet else tqdm(total=0, unit="", dynamic_ncols=True, file=sys.stderr)
+    last = None
+    try:
+        for response in stub.WatchJob(pb.WatchJobRequest(job_id=job_id)):
+            last = response.job
+            if bar is not None:
+                progress = last.progress
+                bar.unit = f" {progress.unit}" if progress.unit else ""
+                if progress.total and bar.total != progress.total:
+                    bar.total = progress.total
+                bar.n = progress.done
+                bar.set_description(f"{last.kind} {_state_name(last).lower()}")
+                bar.set_postfix_str(last.message[:60])
+                bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+    return last
+
+
+def _print_job(job) -> None:
+    print(f"job {job.job_id}  {job.kind}  {_state_name(job)}  attempt {job.attempt}")
+    print(f"  progress: {job.progress.done}/{job.progress.total} {job.progress.unit}  {job.message}")
+    if job.error.code:
+        print(f"  error: {job.error.code}: {job.error.message}")
+    for name, ref in job.outputs.items():
+        print(f"  output {name}: {ref.uri}  sha256={ref.sha256}  ({ref.size_bytes} bytes)")
+    for key, value in sorted(job.metrics.items()):
+        print(f"  {key} = {value:g}")
+
+
+def cmd_jobs(args) -> int:
+    from maestro.common.v1 import common_pb2
+
+    pb, stub = _pb(args.service), _stub(args.service)
+    if args.action == "list":
+        response = stub.ListJobs(pb.ListJobsRequest(query=common_pb2.JobQuery(page_size=args.limit)))
+        for job in response.jobs:
+            print(f"{job.job_id}  {job.kind:18} {_state_name(job):12} "
+                  f"{job.progress.done}/{job.progress.total} {job.progress.unit}  {job.message[:50]}")
+        return 0
+    if not args.job_id:
+        print("a job id is required for this action", file=sys.stderr)
+        return 2
+    if args.action == "get":
+        _print_job(stub.GetJob(pb.GetJobRequest(job_id=args.job_id)).job)
+    elif args.action == "cancel":
+        _print_job(stub.CancelJob(pb.CancelJobRequest(job_id=args.job_id)).job)
+    else:
+        _print_job(watch_with_progress(args.service, args.job_id))
+    return 0
+
+
+# ---- datasets ---------------------------------------------------------------------------------
+
+def start_collection(args):
+    from maestro.skill_learner.v1 import skill_learner_pb2 as pb
+
+    request = pb.CollectDatasetRequest(
+        policy=pb.COLLECTION_POLICY_RANDOM_MACRO, episodes=args.episodes, num_envs=args.envs,
+        max_episode_steps=args.max_steps, episodes_per_shard=args.episodes_per_shard, seed=args.seed,
+        request_id=uuid.uuid4().hex,
+    )
+    return _stub("skill-learner").CollectDataset(request).job
+
+
+def dataset_summary(uri: str, sha256: str) -> str:
+    """A short human summary of an observation dataset in the local artifact store."""
+    from maestro_common.artifacts import ArtifactStore
+    from maestro_common.datasets import read_manifest, read_table
+    from maestro_common.settings import ServiceSettings
+
+    store = ArtifactStore(ServiceSettings().resolved_artifact_root())
+    ref = store.resolve(uri, sha256)
+    manifest = read_manifest(store, ref)
+    table = read_table(store, ref).to_pydict()
+    messages = Counter(m for m in table["message"] if m)
+    lengths = Counter(table["episode_id"])
+    lines = [
+        f"dataset   {ref.uri}",
+        f"sha256    {ref.sha256}",
+        f"source    {manifest.source}; {len(manifest.shards)} Parquet shards, "
+        f"{sum(s.ref.size_bytes for s in manifest.shards) / 1e6:.2f} MB",
+        f"episodes  {manifest.episodes}   steps {manifest.rows}   "
+        f"mean length {manifest.rows / max(1, manifest.episodes):.0f} steps",
+        f"deepest   dlvl {max(table['depth'], default=0)}   most gold {max(table['gold'], default=0)}   "
+        f"highest XP level {max(table['xp_level'], default=0)}",
+        f"messages  {len(messages)} distinct non-empty; most common:",
+    ]
+    lines += [f"  {count:6d}  {text[:70]}" for text, count in messages.most_common(5)]
+    return "\n".join(lines)
+
+
+def cmd_collect(args) -> int:
+    job = start_collection(args)
+    print(f"CollectDataset job {job.job_id} queued on skill-learner")
+    if args.no_wait:
+        return 0
+    return _finish_collection(job.job_id)
+
+
+def _finish_collection(job_id: str) -> int:
+    job = watch_with_progress("skill-learner", job_id)
+    if _state_name(job) != "SUCCEEDED":
+        _print_job(job)
+        return 1
+    ref = job.outputs["dataset"]
+    print(dataset_summary(ref.uri, ref.sha256))
+    return 0
+
+
+def cmd_dataset(args) -> int:
+    if args.action == "show":
+        print(dataset_summary(args.uri, args.sha256))
+        return 0
+    from maestro_common.artifacts import ArtifactStore
+    from maestro_common.datasets import DatasetManifest, write_manifest, write_shard
+    from maestro_common.nethack.nld import import_ttyrec_directory
+    from maestro_common.settings import ServiceSettings
+
+    store = ArtifactStore(ServiceSettings().resolved_artifact_root())
+    table = import_ttyrec_directory(args.directory)
+    episodes = len(set(table.column("episode_id").to_pylist()))
+    shard = write_shard(store, table, episodes=episodes, name="nld.parquet")
+    ref = write_manifest(store, DatasetManifest([shard], source="nld", details={"directory": str(args.directory)}))
+    print(dataset_summary(ref.uri, ref.sha256))
+    return 0
+
+
+# ---- the main job -----------------------------------------------------------------------------
+
+def cmd_run(args) -> int:
+    """Start local mode if needed, collect a small dataset, print a summary."""
+    from maestro_common import local
+
+    began = time.monotonic()
+    was_up = all(r[2] == "SERVING" for r in local.status())
+    if not was_up:
+        print("Starting local mode (loopback):")
+        local.up()
+    try:
+        job = start_collection(args)
+        print(f"Collecting {args.episodes} episodes with a random macro-action policy "
+              f"(job {job.job_id} on skill-learner)")
+        code = _finish_collection(job.job_id)
+    finally:
+        if not was_up and not args.keep_up:
+            print("Stopping local mode (use --keep-up to leave it running):")
+            local.down()
+    print(f"main job {'finished' if code == 0 else 'FAILED'} in {time.monotonic() - began:.0f}s")
+    return code
+
+
+def _collect_flags(parser: argparse.ArgumentParser, episodes: int, max_steps: int) -> None:
+    parser.add_argument("--episodes", type=int, default=episodes, help="episodes to play (default %(default)s)")
+    parser.add_argument("--envs", type=int, default=0, help="parallel environments (0 = one per CPU core)")
+    parser.add_argument("--max-steps", type=int, default=max_steps,
+                        help="step cap per episode, at most 10000 (default %(default)s)")
+    parser.add_argument("--episodes-per-shard", type=int, default=0,
+                        help="episodes per Parquet shard (0 = one per environment)")
+    parser.add_argument("--seed", type=int, default=0, help="base seed; the same seed gives the same dataset")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maestro", description="MaestroMotif: skills from AI feedback, "
+                                     "tasks solved zero-shot by LLM-written policies over them.", epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="the main job: start local mode, collect a small dataset, summarise it",
+                       description="Starts local mode if it is not running, collects an observation dataset "
+                       "with a random macro-action policy, prints a summary, and stops what it started.")
+    _collect_flags(p, episodes=4, max_steps=2000)
+    p.add_argument("--keep-up", action="store_true", help="leave local mode running afterwards")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("up", help="start all five services on loopback (local mode)")
+    p.add_argument("--port-offset", type=int, default=0, help="add this to every default port")
+    p.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop the services local mode started").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="health of each service (exit 1 unless all are SERVING)").set_defaults(
+        func=cmd_status)
+
+    p = sub.add_parser("collect", help="collect an observation dataset with the skill-learner")
+    _collect_flags(p, episodes=8, max_steps=10000)
+    p.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("jobs", help="list, inspect, follow or cancel a service's jobs")
+    p.add_argument("action", choices=["list", "get", "watch", "cancel"])
+    p.add_argument("job_id", nargs="?", default="")
+    p.add_argument("--service", default="skill-learner", choices=[s.name for s in SERVICES])
+    p.add_argument("--limit", type=int, default=20, help="jobs to list (default %(default)s)")
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("dataset", help="summarise a dataset, or import NetHack Learning Dataset ttyrecs")
+    dsub = p.add_subparsers(dest="action", required=True)
+    show = dsub.add_parser("show", help="summarise a dataset manifest in the artifact store")
+    show.add_argument("uri")
+    show.add_argument("sha256")
+    nld = dsub.add_parser("import-nld", help="import a directory of NLD ttyrecs (through nle.dataset)")
+    nld.add_argument("directory")
+    p.set_defaults(func=cmd_dataset)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except grpc.RpcError as error:
+        print(f"maestro: {error.code().name}: {error.details()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Local mode: every service on loopback, one process each, the same code as in a cluster.
+
+`up` starts `python -m <package>` per service with MAESTRO_* variables pointing at
+127.0.0.1 and one shared artifact store under $MAESTRO_HOME, records the processes in
+$MAESTRO_HOME/local/state.json and waits until each reports SERVING. `down` stops exactly the
+processes it recorded (checked by command line, so a reused pid is never signalled).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from maestro_common.catalog import SERVICES, ServiceInfo
+from maestro_common.client import health_status, open_channel, wait_until_serving
+from maestro_common.settings import maestro_home
+
+
+@dataclass
+class LocalProcess:
+    name: str
+    pid: int
+    address: str
+    metrics_port: int
+    log_path: str
+
+
+def state_path() -> Path:
+    return maestro_home() / "local" / "state.json"
+
+
+def read_state() -> dict[str, LocalProcess]:
+    try:
+        data = json.loads(state_path().read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {name: LocalProcess(**entry) for name, entry in data.items()}
+
+
+def _write_state(state: dict[str, LocalProcess]) -> None:
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({n: asdict(p) for n, p in state.items()}, indent=2))
+    os.replace(tmp, path)
+
+
+def _is_our_process(proc: LocalProcess, package: str) -> bool:
+    """True when `proc.pid` is alive and still runs `python -m <package>`."""
+    try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"-m" in cmdline and package.encode() in cmdline
+
+
+def service_address(info: ServiceInfo) -> str:
+    """Where to reach a service: $MAESTRO_<NAME>_ADDRESS, else local mode's record, else the default port."""
+    if os.environ.get(info.address_env):
+        return os.environ[info.address_env]
+    proc = read_state().get(info.name)
+    return proc.address if proc else f"127.0.0.1:{info.grpc_port}"
+
+
+def up(*, port_offset: int = 0, timeout: float = 120.0, log=print) -> dict[str, LocalProcess]:
+    """Start every service that is not already running; return the state of all five."""
+    home = maestro_home()
+    logs = home / "local" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    state = read_state()
+    started = []
+    for info in SERVICES:
+        existing = state.get(info.name)
+        if existing and _is_our_process(existing, info.package):
+            continue
+        env = dict(os.environ,
+                   MAESTRO_GRPC_HOST="127.0.0.1",
+                   MAESTRO_GRPC_PORT=str(info.grpc_port + port_offset),
+                   MAESTRO_METRICS_PORT=str(info.metrics_port + port_offset),
+                   MAESTRO_HOME=str(home),
+                   PYTHONUNBUFFERED="1")
+        log_path = logs / f"{info.name}.log"
+        with open(log_path, "ab") as out:
+            process = subprocess.Popen([sys.executable, "-m", info.package], env=env, stdout=out,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        state[info.name] = LocalProcess(info.name, process.pid, f"127.0.0.1:{info.grpc_port + port_offset}",
+                                        info.metrics_port + port_offset, str(log_path))
+        started.append(info)
+    _write_state(state)
+    for info in started:
+        try:
+            wait_until_serving(state[info.name].address, timeout=timeout)
+        except TimeoutError as error:
+            raise RuntimeError(f"{info.name} did not start: {error}. Its log: {state[info.name].log_path}") from None
+        log(f"  {info.name:15} SERVING on {state[info.name].address}")
+    return state
+
+
+def down(*, timeout: float = 30.0, log=print) -> None:
+    """SIGTERM every recorded service process, SIGKILL after `timeout`, and forget them."""
+    state = read_state()
+    packages = {info.name: info.package for info in SERVICES}
+    alive = [p for p in state.values() if _is_our_process(p, packages.get(p.name, ""))]
+    for proc in alive:
+        os.kill(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in alive:
+        while _is_our_process(proc, packages[proc.name]) and time.monotonic() < deadline:
+            _reap(proc.pid)
+            time.sleep(0.1)
+        if _is_our_process(proc, packages[proc.name]):
+            os.kill(proc.pid, signal.SIGKILL)
+        log(f"  {proc.name:15} stopped (pid {proc.pid})")
+    _write_state({})
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def status() -> list[tuple[str, str, str, str]]:
+    """(service, address, health, pid or '-') for all five services."""
+    state = read_state()
+    rows = []
+    for info in SERVICES:
+        address = service_address(info)
+        with open_channel(address) as channel:
+            health = health_status(channel, info.grpc_service)
+        proc = state.get(info.name)
+        pid = str(proc.pid) if proc and _is_our_process(proc, info.package) else "-"
+        rows.append((info.name, address, health, pid))
+    return rows

@@ -1,0 +1,131 @@
+"""Prometheus metrics: the standard grpc_server_* family, and the interceptor that records them.
+
+The same interceptor maps domain errors to gRPC status codes (the one table lives in
+`maestro_common.errors`), so what a caller sees and what the metrics count always agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from maestro_common.errors import DomainError, status_name
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class GrpcServerMetrics:
+    """grpc_server_* metrics with the label names of go-grpc-prometheus, on an injected registry."""
+
+    def __init__(self, registry: CollectorRegistry):
+        labels = ["grpc_type", "grpc_service", "grpc_method"]
+        self.started = Counter("grpc_server_started_total", "RPCs started on the server.", labels, registry=registry)
+        self.handled = Counter(
+            "grpc_server_handled_total", "RPCs completed on the server, by status code.",
+            labels + ["grpc_code"], registry=registry,
+        )
+        self.msg_received = Counter(
+            "grpc_server_msg_received_total", "Messages received by the server.", labels, registry=registry
+        )
+        self.msg_sent = Counter("grpc_server_msg_sent_total", "Messages sent by the server.", labels, registry=registry)
+        self.handling_seconds = Histogram(
+            "grpc_server_handling_seconds", "Time from RPC start to completion on the server.",
+            labels, buckets=LATENCY_BUCKETS, registry=registry,
+        )
+
+
+class ServerInterceptor(grpc.ServerInterceptor):
+    """Records grpc_server_* metrics and turns DomainError into the mapped status code."""
+
+    def __init__(self, metrics: GrpcServerMetrics):
+        self.metrics = metrics
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        service, _, method = handler_call_details.method.lstrip("/").partition("/")
+        if handler.unary_unary:
+            return handler._replace(unary_unary=self._unary(handler.unary_unary, "unary", service, method))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=self._streaming(handler.unary_stream, "server_stream", service, method))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=self._unary(handler.stream_unary, "client_stream", service, method))
+        return handler._replace(stream_stream=self._streaming(handler.stream_stream, "bidi_stream", service, method))
+
+    def _unary(self, behavior: Callable, kind: str, service: str, method: str) -> Callable:
+        m = self.metrics
+        labels = (kind, service, method)
+
+        def wrapper(request, context):
+            m.started.labels(*labels).inc()
+            if kind == "unary":
+                m.msg_received.labels(*labels).inc()
+            start = time.perf_counter()
+            code = "OK"
+            try:
+                response = behavior(request, context)
+                m.msg_sent.labels(*labels).inc()
+                code = _code_of(context)
+                return response
+            except Exception as error:  # noqa: BLE001 - mapped to a status code below
+                code, message = _classify(context, error)
+                if message is None:
+                    raise
+                context.abort(grpc.StatusCode[code], message)
+            finally:
+                m.handled.labels(*labels, code).inc()
+                m.handling_seconds.labels(*labels).observe(time.perf_counter() - start)
+
+        return wrapper
+
+    def _streaming(self, behavior: Callable, kind: str, service: str, method: str) -> Callable:
+        m = self.metrics
+        labels = (kind, service, method)
+
+        def wrapper(request, context):
+            m.started.labels(*labels).inc()
+            if kind == "server_stream":
+                m.msg_received.labels(*labels).inc()
+            start = time.perf_counter()
+            code = "OK"
+            try:
+                for response in behavior(request, context):
+                    m.msg_sent.labels(*labels).inc()
+                    yield response
+                code = _code_of(context)
+            except GeneratorExit:
+                code = "CANCELLED"
+                raise
+            except Exception as error:  # noqa: BLE001 - mapped to a status code below
+                code, message = _classify(context, error)
+                if message is None:
+                    raise
+                context.abort(grpc.StatusCode[code], message)
+            finally:
+                m.handled.labels(*labels, code).inc()
+                m.handling_seconds.labels(*labels).observe(time.perf_counter() - start)
+
+        return wrapper
+
+
+def _code_of(context: grpc.ServicerContext) -> str:
+    code = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else "OK"
+
+
+def _classify(context: grpc.ServicerContext, error: Exception) -> tuple[str, str | None]:
+    """The status name and message for `error`; message None when the servicer already aborted."""
+    already = context.code()
+    if isinstance(already, grpc.StatusCode) and already != grpc.StatusCode.OK:
+        return already.name, None
+    if isinstance(error, DomainError):
+        return status_name(error), error.message
+    log.exception("unhandled error in RPC")
+    return "INTERNAL", f"internal error ({type(error).__name__}: {error}); see the service log"

@@ -1,0 +1,1 @@
+"""The evaluator service. Start it with `python -m evaluator` (or `maestro-evaluator`)."""

@@ -1,0 +1,3 @@
+from evaluator.server import main
+
+main()

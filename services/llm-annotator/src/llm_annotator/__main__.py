@@ -1,0 +1,3 @@
+from llm_annotator.server import main
+
+main()

@@ -1,0 +1,3 @@
+from reward_trainer.server import main
+
+main()

@@ -1,0 +1,3 @@
+from skill_learner.server import main
+
+main()

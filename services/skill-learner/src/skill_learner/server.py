@@ -1,0 +1,39 @@
+"""Wires the skill-learner into the shared runtime: `python -m skill_learner` runs `main`."""
+
+from __future__ import annotations
+
+from maestro.skill_learner.v1 import skill_learner_pb2 as pb
+from maestro.skill_learner.v1 import skill_learner_pb2_grpc as pb_grpc
+
+from maestro_common import runtime
+from maestro_common.catalog import service_info
+from maestro_common.jobs.runner import HandlerSpec, JobContext
+from maestro_common.runtime import Built, Service, ServiceContext
+from skill_learner.collect import plan_from_request, run_collection
+from skill_learner.config import SkillLearnerSettings
+from skill_learner.servicer import COLLECT_DATASET, SkillLearnerServicer
+
+
+def build(context: ServiceContext) -> Built:
+    settings: SkillLearnerSettings = context.settings
+
+    def collect_dataset(job: JobContext) -> None:
+        request = pb.CollectDatasetRequest.FromString(job.request)
+        plan = plan_from_request(request, default_envs=settings.collect_num_envs, max_envs=settings.collect_max_envs)
+        run_collection(job, plan, context.artifacts)
+
+    handlers = {COLLECT_DATASET: HandlerSpec(collect_dataset, resumable=True,
+                                             description="play NLE and write observation shards")}
+    return Built(servicer=SkillLearnerServicer(context), handlers=handlers)
+
+
+SERVICE = Service(
+    info=service_info("skill-learner"),
+    settings_cls=SkillLearnerSettings,
+    add_servicer=pb_grpc.add_SkillLearnerServiceServicer_to_server,
+    build=build,
+)
+
+
+def main() -> None:
+    runtime.main(SERVICE)

@@ -1,0 +1,37 @@
+"""Shared fixtures: a real service on port 0 with its state in a temporary directory."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from maestro_common.runtime import serve
+
+
+@pytest.fixture
+def maestro_home(tmp_path, monkeypatch):
+    """An empty $MAESTRO_HOME for the test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MAESTRO_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def start_service(tmp_path):
+    """start_service("skill-learner", **settings) -> a RunningService on 127.0.0.1:<free port>."""
+    started = []
+
+    def start(package: str, **overrides):
+        service = importlib.import_module(f"{package}.server").SERVICE
+        settings = service.settings_cls(grpc_host="127.0.0.1", grpc_port=0, metrics_port=0,
+                                        data_dir=tmp_path / package, artifact_root=str(tmp_path / "artifacts"),
+                                        shutdown_grace_seconds=2, **overrides)
+        running = serve(service, settings)
+        started.append(running)
+        assert running.ready.wait(30), f"{package} did not become ready"
+        return running
+
+    yield start
+    for running in started:
+        running.stop(0.5)

@@ -1,0 +1,57 @@
+"""Local mode through the real CLI: `maestro up`, `maestro status`, `maestro run`, `maestro down`."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from maestro_common.catalog import SERVICES
+
+
+def _maestro(*args, env, timeout=300) -> subprocess.CompletedProcess:
+    exe = shutil.which("maestro") or str(Path(sys.executable).parent / "maestro")
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def local_env(tmp_path):
+    offset = random.randrange(2000, 9000, 10)
+    env = dict(os.environ, MAESTRO_HOME=str(tmp_path / "home"))
+    for info in SERVICES:
+        env[info.address_env] = f"127.0.0.1:{info.grpc_port + offset}"
+    yield env, offset
+    _maestro("down", env=env)
+
+
+def test_up_status_down(local_env):
+    env, offset = local_env
+    up = _maestro("up", "--port-offset", str(offset), env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    status = _maestro("status", env=env)
+    assert status.returncode == 0, status.stdout
+    lines = [line.split() for line in status.stdout.splitlines()[1:]]
+    assert {line[0] for line in lines} == {info.name for info in SERVICES}
+    assert all(line[2] == "SERVING" and line[3].isdigit() for line in lines)
+
+    again = _maestro("up", "--port-offset", str(offset), env=env)  # idempotent: nothing started twice
+    assert again.returncode == 0 and "SERVING on" not in again.stdout
+
+    down = _maestro("down", env=env)
+    assert down.returncode == 0 and down.stdout.count("stopped") == 5
+    after = _maestro("status", env=env)
+    assert after.returncode == 1 and after.stdout.count("UNREACHABLE") == 5
+
+
+def test_main_job_collects_and_summarises(local_env, tmp_path):
+    env, offset = local_env
+    assert _maestro("up", "--port-offset", str(offset), env=env).returncode == 0
+    run = _maestro("run", "--episodes", "2", "--max-steps", "50", "--envs", "2", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "episodes  2" in run.stdout and "main job finished" in run.stdout
+    assert _maestro("status", env=env).returncode == 0  # it leaves running services running
