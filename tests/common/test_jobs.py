@@ -548,7 +548,7 @@ def test_clean_stop_outcomes(store: JobStore, resumable: bool, state: JobState):
 def test_clean_stop_requeues_resumable_and_resumes(db: str, runners: list[JobRunner]):
     def handler(ctx: JobContext) -> None:
         step = ctx.checkpoint.get("step", 0)
-        while step < 1000:
+        while step < 300:
             ctx.raise_if_stopping()
             step += 1
             ctx.save_checkpoint({"step": step})
@@ -561,12 +561,12 @@ def test_clean_stop_requeues_resumable_and_resumes(db: str, runners: list[JobRun
         assert first.stop(timeout=5.0)
         paused = store.get(job.job_id)
         assert paused.state is JobState.QUEUED and paused.attempt == 1
-        assert 3 <= paused.checkpoint["step"] < 1000
+        assert 3 <= paused.checkpoint["step"] < 300
     with JobStore(db) as store:
         second = start_runner(runners, store, {"work": HandlerSpec(handler, True, "")})
         assert store.get(job.job_id).attempt == 1  # recover left the queued job alone
         record = wait_for_state(store, job.job_id, JobState.SUCCEEDED, timeout=15.0)
-        assert record.checkpoint == {"step": 1000}
+        assert record.checkpoint == {"step": 300}
         second.stop(timeout=2.0)
 
 

@@ -258,6 +258,7 @@ class ArtifactStore:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
         try:
             with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), 0o644)  # mkstemp makes files private; artifacts are shared
                 _write_chunks(out, chunks)
                 out.flush()
                 os.fsync(out.fileno())
@@ -363,6 +364,7 @@ class ArtifactStore:
             digest = hashlib.sha256()
             size = 0
             with os.fdopen(fd, "wb") as out, self._open_raw(ref) as handle:
+                os.fchmod(out.fileno(), 0o644)
                 for chunk in _iter_file(handle):
                     digest.update(chunk)
                     size += len(chunk)

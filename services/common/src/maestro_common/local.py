@@ -17,8 +17,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import grpc
+
 from maestro_common.catalog import SERVICES, ServiceInfo
-from maestro_common.client import health_status, open_channel, wait_until_serving
+from maestro_common.client import health_status, wait_until_serving
 from maestro_common.settings import maestro_home
 
 
@@ -133,7 +135,7 @@ def status() -> list[tuple[str, str, str, str]]:
     rows = []
     for info in SERVICES:
         address = service_address(info)
-        with open_channel(address) as channel:
+        with grpc.insecure_channel(address) as channel:
             health = health_status(channel, info.grpc_service)
         proc = state.get(info.name)
         pid = str(proc.pid) if proc and _is_our_process(proc, info.package) else "-"

@@ -58,7 +58,7 @@ def plan_from_request(request: pb.CollectDatasetRequest, *, default_envs: int, m
     require_range("episodes_per_shard", request.episodes_per_shard, 1, 10_000, zero_means="one per environment")
     num_envs = min(request.num_envs or default_envs, request.episodes)
     return CollectPlan(
-        policy="random_macro",
+        policy="random",
         episodes=request.episodes,
         num_envs=num_envs,
         max_episode_steps=request.max_episode_steps or MAX_EPISODE_STEPS,

@@ -1,4 +1,4 @@
-"""The NetHack core: the environment of the paper's setting and everything built on its observations.
+"""The NetHack core: the paper's environment and everything built on its observations.
 
 Modules (import them directly; this package imports nothing heavy by itself):
 

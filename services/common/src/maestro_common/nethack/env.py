@@ -50,11 +50,16 @@ DEFAULT_OBSERVATION_KEYS: tuple[str, ...] = (
 # Keys the env itself reads; always requested in addition to the configured ones.
 REQUIRED_OBSERVATION_KEYS: tuple[str, ...] = (
     "blstats", "message", "inv_glyphs", "inv_letters", "inv_oclasses", "inv_strs",
-    "program_state", "internal", "misc",
+    "program_state", "misc",
 )
 
 # NLE's default options that this env sets itself.
 _OWN_OPTIONS = ("pickup_types", "autopickup", "pettype")
+
+# The parts of an NLE character name ("mon-hum-neu-mal"), as NetHack options. NetHack also reads
+# them from the player name's suffix, but wizard mode renames the player "wizard", so the env
+# states them as options too ("@" leaves a part random).
+_CHARACTER_OPTIONS = ("role", "race", "align", "gender")
 
 # NetHack reads an '@' config-file path only when shorter than this (BUFSZ / 2).
 _MAX_CONFIG_PATH = 127
@@ -109,7 +114,9 @@ class EnvConfig:
             )
         for pattern in self.hide_messages:
             if "\n" in pattern or '"' in pattern:
-                raise InvalidArgument("hide_messages", f"pattern {pattern!r} has a quote or newline")
+                raise InvalidArgument(
+                    "hide_messages", f"pattern {pattern!r} has a quote or newline"
+                )
 
 
 def derive_seeds(seed: int) -> tuple[int, int]:
@@ -125,6 +132,9 @@ def nethack_options(config: EnvConfig) -> list[str]:
     options = [o for o in nethack.NETHACKOPTIONS if not o.startswith(_OWN_OPTIONS)]
     options.append("autopickup" if config.autopickup else "!autopickup")
     options.append(f"pickup_types:{config.pickup_types}")
+    for key, part in zip(_CHARACTER_OPTIONS, config.character.split("-")):
+        if part != "@":
+            options.append(f"{key}:{part}")
     if not config.pet:
         options.append("pettype:none")
     options.extend(config.extra_options)
@@ -207,7 +217,9 @@ class MaestroEnv:
                 break
             _, done = self._nethack.step(SPACE)
         else:
-            raise Internal(f"NetHack did not reach the game after {_MAX_START_KEYS} keys (seed {seed})")
+            raise Internal(
+                f"NetHack did not reach the game after {_MAX_START_KEYS} keys (seed {seed})"
+            )
         self._pending = Macro.NONE
         done = self._settle(Macro.NONE, done)
         if done:
@@ -223,6 +235,8 @@ class MaestroEnv:
         """Plays one action: (observation, score gained, terminated, truncated, info)."""
         if self._done:
             raise FailedPrecondition("the episode is over (or never started): call reset(seed)")
+        if not 0 <= action < NUM_ACTIONS:
+            raise InvalidArgument("action", f"must be in [0, {NUM_ACTIONS}), got {action!r}")
         macro = ACTION_MACROS[action]
         if macro is Macro.NONE:
             _, done = self._nethack.step(ACTION_KEYS[action])

@@ -69,7 +69,7 @@ class Status:
     turn: int
     """The game's turn counter (T:)."""
     hunger: int
-    """Hunger state: 0 Satiated, 1 Not hungry, 2 Hungry, 3 Weak, 4 Fainting, 5 Fainted, 6 Starved."""
+    """Hunger: 0 Satiated, 1 Not hungry, 2 Hungry, 3 Weak, 4 Fainting, 5 Fainted, 6 Starved."""
     dungeon_number: int
     """Branch: 0 Dungeons of Doom, 2 Gnomish Mines, ... (NetHack's dungeon number)."""
     level_number: int
@@ -103,8 +103,8 @@ def status(obs: Observation) -> Status:
 def hero_crop(obs: Observation, size: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """A `size` x `size` window of the map (chars, colors) around the hero.
 
-    The hero sits at row and column `size // 2` of the window (rows y - size//2 .. y + size - size//2
-    - 1 of the map, likewise for columns). Cells outside the map are blank: char ' ', colour 0.
+    The hero sits at row and column `size // 2` of the window: it shows map rows y - size//2 up to
+    y - size//2 + size - 1, likewise for columns. Cells outside the map are blank: ' ', colour 0.
     """
     chars, colors = obs["chars"], obs["colors"]
     x = int(obs["blstats"][BL_X])
