@@ -36,5 +36,6 @@ proto-check: proto  ## Fail when the committed stubs differ from the protos
 	@test -z "$$(git status --porcelain --untracked-files=all -- $(GEN_DIR)/maestro)" || \
 	  { echo "New generated files are not committed: run 'make proto' and commit them."; exit 1; }
 
-lint:  ## buf lint over the contracts
+lint:  ## buf lint over the contracts, ruff over the Python
 	$(VENV)/bin/buf lint
+	$(VENV)/bin/ruff check --quiet .

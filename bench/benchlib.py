@@ -11,7 +11,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("grpcio", "protobuf", "nle", "numpy", "pyarrow", "torch", "ray")
+PACKAGES = ("grpcio", "protobuf", "nle", "gymnasium", "numpy", "pyarrow", "torch", "ray")
 
 
 def machine_description() -> str:
@@ -45,7 +45,8 @@ def commit() -> str:
 
 
 def write_result(name: str, out: str, *, metrics: dict, anchors: dict, ratios: dict, notes: str,
-                 machine: str | None = None) -> dict:
+                 machine: str | None = None, extra: dict | None = None) -> dict:
+    """Write bench/results-style JSON to `out` and print it; `extra` adds benchmark-specific keys."""
     result = {
         "name": name,
         "command": " ".join(["python", os.path.relpath(sys.argv[0], Path(__file__).parents[1])] + sys.argv[1:]),
@@ -57,6 +58,7 @@ def write_result(name: str, out: str, *, metrics: dict, anchors: dict, ratios: d
         "anchors": {k: round(v, 4) for k, v in anchors.items()},
         "ratios": {k: round(v, 4) for k, v in ratios.items()},
         "notes": notes,
+        **(extra or {}),
     }
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=2) + "\n")

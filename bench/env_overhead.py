@@ -14,22 +14,19 @@ loop at a barrier and the throughput is all steps over the slowest process's tim
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import multiprocessing
 import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
+from pathlib import Path
 
-import numpy as np
-
-import nle
 from nle import nethack
 from nle.env.base import NLE
+
+sys.path.insert(0, str(Path(__file__).parent))
+from benchlib import write_result  # noqa: E402
 
 from maestro_common.nethack.actions import ACTION_KEYS, COMPASS
 from maestro_common.nethack.env import EnvConfig, derive_seeds, make_env, nethack_options
@@ -169,28 +166,6 @@ def measure(kind: str, steps: int, procs: int) -> float:
     return sum(n for n, _ in results) / max(seconds for _, seconds in results)
 
 
-def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
-
-
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=os.path.dirname(os.path.abspath(__file__)), timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50_000, help="timed steps per process")
@@ -228,25 +203,11 @@ def main(argv: list[str] | None = None) -> dict:
         ratios[f"raw_scaling_{n}proc_over_1proc"] = round(
             anchors[f"raw_nle_steps_per_s_{n}proc"] / anchors["raw_nle_steps_per_s_1proc"], 3)
 
-    report = {
-        "name": "env_overhead",
-        "command": " ".join(
-            ["python", "bench/env_overhead.py"] + (argv if argv is not None else sys.argv[1:])
-        ),
-        "machine": _machine(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "commit": _commit(),
-        "versions": {
-            "python": platform.python_version(),
-            "nle": nle.__version__,
-            "numpy": np.__version__,
-        },
-        "metrics": metrics,
-        "anchors": anchors,
-        "ratios": ratios,
-        "rounds": {kind: {str(p): [round(r) for r in rates] for p, rates in per.items()}
-                   for kind, per in results.items()},
-        "notes": (
+    return write_result(
+        "env_overhead", args.out, metrics=metrics, anchors=anchors, ratios=ratios,
+        extra={"rounds": {kind: {str(p): [round(r) for r in rates] for p, rates in per.items()}
+                          for kind, per in results.items()}},
+        notes=(
             "Movement-only random actions (8 compass keys), human neutral male Monk, no pet, same "
             "NetHack options, observation arrays and episode seeds on every side; resets inside "
             "the timed loop on every side. Raw = nle.env.base.NLE (the gym env, which copies every "
@@ -258,18 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
             "is the floor under both: nle.nethack.Nethack with only Space/Escape prompt handling; "
             "1 - project_over_lowlevel is the cost of everything the project env adds."
         ),
-    }
-    try:
-        import gymnasium
-        report["versions"]["gymnasium"] = gymnasium.__version__
-    except ImportError:
-        pass
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    print(json.dumps(report["metrics"], indent=2))
-    return report
+    )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from concurrent import futures
 
 import grpc
 import pytest
-from maestro.codegen.v1 import codegen_pb2, codegen_pb2_grpc
 
+from maestro.codegen.v1 import codegen_pb2, codegen_pb2_grpc
 from maestro_common.client import open_channel
 
 

@@ -16,10 +16,20 @@ import pytest
 
 from maestro_common.artifacts import ArtifactRef
 from maestro_common.errors import (
-    AlreadyExists, Cancelled, FailedPrecondition, InvalidArgument, NotFound,
+    AlreadyExists,
+    Cancelled,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
 )
 from maestro_common.jobs import (
-    TERMINAL_STATES, HandlerSpec, JobContext, JobInterrupted, JobRecord, JobRunner, JobState,
+    TERMINAL_STATES,
+    HandlerSpec,
+    JobContext,
+    JobInterrupted,
+    JobRecord,
+    JobRunner,
+    JobState,
     JobStore,
 )
 

@@ -13,8 +13,8 @@ import urllib.request
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from maestro.codegen.v1 import codegen_pb2, codegen_pb2_grpc
 
+from maestro.codegen.v1 import codegen_pb2, codegen_pb2_grpc
 from maestro_common import errors
 from maestro_common.catalog import service_info
 from maestro_common.runtime import Built, Service, serve
@@ -47,7 +47,8 @@ def _settings(tmp_path) -> ServiceSettings:
 
 def _health(address: str, service: str = "") -> int:
     with grpc.insecure_channel(address) as channel:
-        return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+        request = health_pb2.HealthCheckRequest(service=service)
+        return health_pb2_grpc.HealthStub(channel).Check(request, timeout=5).status
 
 
 def test_not_serving_until_warmup_returns(tmp_path):
@@ -55,7 +56,8 @@ def test_not_serving_until_warmup_returns(tmp_path):
     running = serve(_service(warmup=lambda: release.wait(10)), _settings(tmp_path))
     try:
         assert _health(running.address) == health_pb2.HealthCheckResponse.NOT_SERVING
-        assert _health(running.address, "maestro.codegen.v1.CodegenService") == health_pb2.HealthCheckResponse.NOT_SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        assert _health(running.address, "maestro.codegen.v1.CodegenService") == not_serving
         release.set()
         assert running.ready.wait(10)
         assert _health(running.address) == health_pb2.HealthCheckResponse.SERVING

@@ -38,7 +38,8 @@ def test_committed_stubs_match_protos(tmp_path):
     from grpc_tools import protoc
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
-    args = ["protoc", "-I", str(ROOT / "proto"), "-I", str(well_known), f"--python_out={tmp_path}", f"--pyi_out={tmp_path}",
+    args = ["protoc", "-I", str(ROOT / "proto"), "-I", str(well_known),
+            f"--python_out={tmp_path}", f"--pyi_out={tmp_path}",
             f"--grpc_python_out={tmp_path}", *map(str, PROTOS)]
     assert protoc.main(args) == 0
     generated = ROOT / "services/common/src"

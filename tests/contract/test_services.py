@@ -46,11 +46,11 @@ def test_service_serves_health_reflection_and_every_rpc(info, start_service):
             if method.server_streaming:
                 call = channel.unary_stream(path, request_serializer=request_cls.SerializeToString,
                                             response_deserializer=response_cls.FromString)
-                invoke = lambda req: list(call(req, timeout=5))  # noqa: E731
+                invoke = lambda req, call=call: list(call(req, timeout=5))
             else:
                 call = channel.unary_unary(path, request_serializer=request_cls.SerializeToString,
                                            response_deserializer=response_cls.FromString)
-                invoke = lambda req: call(req, timeout=5)  # noqa: E731
+                invoke = lambda req, call=call: call(req, timeout=5)
             try:
                 invoke(request_cls())
                 code = grpc.StatusCode.OK

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from maestro.skill_learner.v1 import skill_learner_pb2 as pb
 
+from maestro.skill_learner.v1 import skill_learner_pb2 as pb
 from maestro_common.errors import InvalidArgument, Unimplemented
 from skill_learner.collect import episode_seed, plan_from_request
 

@@ -10,10 +10,10 @@ import time
 
 import grpc
 import pytest
+
 from maestro.common.v1 import common_pb2
 from maestro.skill_learner.v1 import skill_learner_pb2 as pb
 from maestro.skill_learner.v1 import skill_learner_pb2_grpc as pb_grpc
-
 from maestro_common.artifacts import ArtifactStore
 from maestro_common.client import open_channel, wait_until_serving
 from maestro_common.datasets import read_manifest, read_table

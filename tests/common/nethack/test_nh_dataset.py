@@ -7,8 +7,12 @@ import pytest
 
 from maestro_common.errors import InvalidArgument
 from maestro_common.nethack.dataset import (
-    OBSERVATION_SCHEMA, check_observation_table, collect_episodes, play_episode,
-    read_parquet_bytes, write_parquet_bytes,
+    OBSERVATION_SCHEMA,
+    check_observation_table,
+    collect_episodes,
+    play_episode,
+    read_parquet_bytes,
+    write_parquet_bytes,
 )
 from maestro_common.nethack.env import EnvConfig
 

@@ -7,7 +7,13 @@ import pytest
 
 from maestro_common.errors import FailedPrecondition, InvalidArgument
 from maestro_common.nethack.actions import (
-    ACTION_KEYS, ACTION_NAMES, COMPASS, NUM_ACTIONS, Action, ctrl, meta,
+    ACTION_KEYS,
+    ACTION_NAMES,
+    COMPASS,
+    NUM_ACTIONS,
+    Action,
+    ctrl,
+    meta,
 )
 from maestro_common.nethack.env import EnvConfig, MaestroEnv, derive_seeds, make_env
 from maestro_common.nethack.features import inventory, message_text

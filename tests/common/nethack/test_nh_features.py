@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nle import nethack
 
 from maestro_common.nethack.actions import Action, ctrl
 from maestro_common.nethack.env import EnvConfig, make_env
 from maestro_common.nethack.features import (
-    NewItemsTracker, Status, hero_crop, inventory, item_prompt_letters, message_text, near_hero,
+    NewItemsTracker,
+    Status,
+    hero_crop,
+    inventory,
+    item_prompt_letters,
+    message_text,
+    near_hero,
     status,
 )
 

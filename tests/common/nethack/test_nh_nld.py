@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from nle.env.base import NLE
 
 from maestro_common.errors import InvalidArgument
@@ -13,7 +12,13 @@ from maestro_common.nethack.actions import ACTION_KEYS, COMPASS
 from maestro_common.nethack.dataset import OBSERVATION_SCHEMA
 from maestro_common.nethack.env import EnvConfig, nethack_options
 from maestro_common.nethack.features import (
-    BL_DEPTH, BL_GOLD, BL_HP, BL_HPMAX, BL_HUNGER, BL_TIME, BL_XP,
+    BL_DEPTH,
+    BL_GOLD,
+    BL_HP,
+    BL_HPMAX,
+    BL_HUNGER,
+    BL_TIME,
+    BL_XP,
 )
 from maestro_common.nethack.nld import import_ttyrec_directory, parse_message, parse_status
 

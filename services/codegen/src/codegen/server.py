@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from codegen.config import CodegenSettings
+from codegen.servicer import CodegenServicer
 from maestro.codegen.v1 import codegen_pb2_grpc as pb_grpc
-
 from maestro_common import runtime
 from maestro_common.catalog import service_info
 from maestro_common.runtime import Built, Service, ServiceContext
-from codegen.config import CodegenSettings
-from codegen.servicer import CodegenServicer
 
 
 def build(context: ServiceContext) -> Built:

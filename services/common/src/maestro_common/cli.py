@@ -23,7 +23,6 @@ def _stub(name: str):
     from maestro.evaluator.v1 import evaluator_pb2_grpc
     from maestro.reward.v1 import reward_pb2_grpc
     from maestro.skill_learner.v1 import skill_learner_pb2_grpc
-
     from maestro_common.client import open_channel
     from maestro_common.local import service_address
 
@@ -90,14 +89,15 @@ def watch_with_progress(service: str, job_id: str, *, quiet: bool = False):
 
     pb = _pb(service)
     stub = _stub(service)
-    bar = None if quiet else tqdm(total=0, unit="", dynamic_ncols=True, file=sys.stderr)
-    last = None
+    bar, last = None, None
     try:
         for response in stub.WatchJob(pb.WatchJobRequest(job_id=job_id)):
             last = response.job
+            progress = last.progress
+            if not quiet and bar is None:
+                bar = tqdm(total=progress.total or None, unit=f" {progress.unit}" if progress.unit else "",
+                           dynamic_ncols=True, file=sys.stderr)
             if bar is not None:
-                progress = last.progress
-                bar.unit = f" {progress.unit}" if progress.unit else ""
                 if progress.total and bar.total != progress.total:
                     bar.total = progress.total
                 bar.n = progress.done
@@ -167,7 +167,6 @@ def dataset_summary(uri: str, sha256: str) -> str:
     manifest = read_manifest(store, ref)
     table = read_table(store, ref).to_pydict()
     messages = Counter(m for m in table["message"] if m)
-    lengths = Counter(table["episode_id"])
     lines = [
         f"dataset   {ref.uri}",
         f"sha256    {ref.sha256}",
@@ -261,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the main job: start local mode, collect a small dataset, summarise it",
                        description="Starts local mode if it is not running, collects an observation dataset "
                        "with a random macro-action policy, prints a summary, and stops what it started.")
-    _collect_flags(p, episodes=4, max_steps=2000)
+    _collect_flags(p, episodes=16, max_steps=2000)
     p.add_argument("--keep-up", action="store_true", help="leave local mode running afterwards")
     p.set_defaults(func=cmd_run)
 

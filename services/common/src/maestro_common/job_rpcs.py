@@ -9,8 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from maestro.common.v1 import common_pb2
 
+from maestro.common.v1 import common_pb2
 from maestro_common.artifacts import ArtifactRef
 from maestro_common.errors import InvalidArgument
 from maestro_common.jobs.store import TERMINAL_STATES, JobRecord, JobState, JobStore

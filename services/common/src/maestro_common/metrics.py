@@ -40,6 +40,36 @@ class GrpcServerMetrics:
         )
 
 
+class _ObservedCall:
+    """Context manager around one RPC: counts it, times it, and maps an escaping error to a status."""
+
+    def __init__(self, metrics: GrpcServerMetrics, labels: tuple[str, str, str], context: grpc.ServicerContext):
+        self.metrics, self.labels, self.context = metrics, labels, context
+
+    def __enter__(self) -> "_ObservedCall":
+        self.metrics.started.labels(*self.labels).inc()
+        if self.labels[0] in ("unary", "server_stream"):
+            self.metrics.msg_received.labels(*self.labels).inc()
+        self.start = time.perf_counter()
+        return self
+
+    def sent(self) -> None:
+        self.metrics.msg_sent.labels(*self.labels).inc()
+
+    def __exit__(self, exc_type, error, traceback) -> bool:
+        if error is None:
+            code, message = _code_of(self.context), None
+        elif isinstance(error, GeneratorExit):
+            code, message = "CANCELLED", None
+        else:
+            code, message = _classify(self.context, error)
+        self.metrics.handled.labels(*self.labels, code).inc()
+        self.metrics.handling_seconds.labels(*self.labels).observe(time.perf_counter() - self.start)
+        if message is not None:
+            self.context.abort(grpc.StatusCode[code], message)  # raises
+        return False
+
+
 class ServerInterceptor(grpc.ServerInterceptor):
     """Records grpc_server_* metrics and turns DomainError into the mapped status code."""
 
@@ -52,65 +82,29 @@ class ServerInterceptor(grpc.ServerInterceptor):
             return None
         service, _, method = handler_call_details.method.lstrip("/").partition("/")
         if handler.unary_unary:
-            return handler._replace(unary_unary=self._unary(handler.unary_unary, "unary", service, method))
+            return handler._replace(unary_unary=self._unary(handler.unary_unary, ("unary", service, method)))
         if handler.unary_stream:
-            return handler._replace(unary_stream=self._streaming(handler.unary_stream, "server_stream", service, method))
+            streaming = self._streaming(handler.unary_stream, ("server_stream", service, method))
+            return handler._replace(unary_stream=streaming)
         if handler.stream_unary:
-            return handler._replace(stream_unary=self._unary(handler.stream_unary, "client_stream", service, method))
-        return handler._replace(stream_stream=self._streaming(handler.stream_stream, "bidi_stream", service, method))
+            return handler._replace(stream_unary=self._unary(handler.stream_unary, ("client_stream", service, method)))
+        return handler._replace(stream_stream=self._streaming(handler.stream_stream, ("bidi_stream", service, method)))
 
-    def _unary(self, behavior: Callable, kind: str, service: str, method: str) -> Callable:
-        m = self.metrics
-        labels = (kind, service, method)
-
+    def _unary(self, behavior: Callable, labels: tuple[str, str, str]) -> Callable:
         def wrapper(request, context):
-            m.started.labels(*labels).inc()
-            if kind == "unary":
-                m.msg_received.labels(*labels).inc()
-            start = time.perf_counter()
-            code = "OK"
-            try:
+            with _ObservedCall(self.metrics, labels, context) as call:
                 response = behavior(request, context)
-                m.msg_sent.labels(*labels).inc()
-                code = _code_of(context)
+                call.sent()
                 return response
-            except Exception as error:  # noqa: BLE001 - mapped to a status code below
-                code, message = _classify(context, error)
-                if message is None:
-                    raise
-                context.abort(grpc.StatusCode[code], message)
-            finally:
-                m.handled.labels(*labels, code).inc()
-                m.handling_seconds.labels(*labels).observe(time.perf_counter() - start)
 
         return wrapper
 
-    def _streaming(self, behavior: Callable, kind: str, service: str, method: str) -> Callable:
-        m = self.metrics
-        labels = (kind, service, method)
-
+    def _streaming(self, behavior: Callable, labels: tuple[str, str, str]) -> Callable:
         def wrapper(request, context):
-            m.started.labels(*labels).inc()
-            if kind == "server_stream":
-                m.msg_received.labels(*labels).inc()
-            start = time.perf_counter()
-            code = "OK"
-            try:
+            with _ObservedCall(self.metrics, labels, context) as call:
                 for response in behavior(request, context):
-                    m.msg_sent.labels(*labels).inc()
+                    call.sent()
                     yield response
-                code = _code_of(context)
-            except GeneratorExit:
-                code = "CANCELLED"
-                raise
-            except Exception as error:  # noqa: BLE001 - mapped to a status code below
-                code, message = _classify(context, error)
-                if message is None:
-                    raise
-                context.abort(grpc.StatusCode[code], message)
-            finally:
-                m.handled.labels(*labels, code).inc()
-                m.handling_seconds.labels(*labels).observe(time.perf_counter() - start)
 
         return wrapper
 

@@ -24,8 +24,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from maestro_common.artifacts import ArtifactStore
 from maestro_common.catalog import ServiceInfo
-from maestro_common.jobs.runner import HandlerSpec, JobRunner
 from maestro_common.errors import Unavailable
+from maestro_common.jobs.runner import HandlerSpec, JobRunner
 from maestro_common.jobs.store import JobRecord, JobState, JobStore
 from maestro_common.logs import configure_logging
 from maestro_common.metrics import GrpcServerMetrics, ServerInterceptor

@@ -90,5 +90,6 @@ def settings_for(service_name: str, base: type[S] = ServiceSettings) -> type[S]:
         grpc_port=(int, Field(default=info.grpc_port, ge=0, le=65535,
                               description=f"gRPC port of {info.name}; 0 picks a free port.")),
         metrics_port=(int, Field(default=info.metrics_port, ge=-1, le=65535,
-                                 description=f"Prometheus /metrics port of {info.name}; 0 picks a free port, -1 disables it.")),
+                                 description=f"Prometheus /metrics port of {info.name}; "
+                                             "0 picks a free port, -1 disables it.")),
     )

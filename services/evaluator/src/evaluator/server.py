@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from evaluator.config import EvaluatorSettings
+from evaluator.servicer import EvaluatorServicer
 from maestro.evaluator.v1 import evaluator_pb2_grpc as pb_grpc
-
 from maestro_common import runtime
 from maestro_common.catalog import service_info
 from maestro_common.runtime import Built, Service, ServiceContext
-from evaluator.config import EvaluatorSettings
-from evaluator.servicer import EvaluatorServicer
 
 
 def build(context: ServiceContext) -> Built:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from maestro.evaluator.v1 import evaluator_pb2 as pb
 from maestro.evaluator.v1 import evaluator_pb2_grpc as pb_grpc
-
 from maestro_common.errors import not_served_yet
 from maestro_common.job_rpcs import JobRpcs
 from maestro_common.runtime import ServiceContext

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from llm_annotator.config import AnnotatorSettings
+from llm_annotator.servicer import AnnotatorServicer
 from maestro.annotator.v1 import annotator_pb2_grpc as pb_grpc
-
 from maestro_common import runtime
 from maestro_common.catalog import service_info
 from maestro_common.runtime import Built, Service, ServiceContext
-from llm_annotator.config import AnnotatorSettings
-from llm_annotator.servicer import AnnotatorServicer
 
 
 def build(context: ServiceContext) -> Built:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from maestro.annotator.v1 import annotator_pb2 as pb
 from maestro.annotator.v1 import annotator_pb2_grpc as pb_grpc
-
 from maestro_common.errors import not_served_yet
 from maestro_common.job_rpcs import JobRpcs
 from maestro_common.runtime import ServiceContext

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from maestro.reward.v1 import reward_pb2_grpc as pb_grpc
-
 from maestro_common import runtime
 from maestro_common.catalog import service_info
 from maestro_common.runtime import Built, Service, ServiceContext

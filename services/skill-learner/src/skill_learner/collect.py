@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import asdict, dataclass
 
 from maestro.skill_learner.v1 import skill_learner_pb2 as pb
-
 from maestro_common.artifacts import ArtifactStore
 from maestro_common.datasets import DatasetManifest, Shard, write_manifest, write_shard
 from maestro_common.errors import InvalidArgument, Unimplemented
@@ -85,14 +84,7 @@ def run_collection(ctx: JobContext, plan: CollectPlan, store: ArtifactStore) -> 
         ctx.raise_if_cancelled()
         ctx.raise_if_stopping()
         indices = plan.shard_episodes(shard_index)
-        finished = 0
-
-        def on_episode_done(steps: int) -> None:
-            nonlocal finished
-            finished += 1
-            ctx.report_progress(episodes_done + finished, plan.episodes, unit="episodes",
-                                message=f"shard {shard_index + 1}/{plan.num_shards}")
-
+        on_episode_done = _episode_counter(ctx, plan, episodes_done, f"shard {shard_index + 1}/{plan.num_shards}")
         table = collect_episodes(
             env_config, plan.policy,
             seeds=[episode_seed(plan.seed, i) for i in indices],
@@ -113,3 +105,15 @@ def run_collection(ctx: JobContext, plan: CollectPlan, store: ArtifactStore) -> 
     ctx.add_output("dataset", write_manifest(store, manifest))
     ctx.report_progress(plan.episodes, plan.episodes, unit="episodes", stage="done",
                         message=f"{manifest.episodes} episodes, {manifest.rows} steps in {len(shards)} shards")
+
+
+def _episode_counter(ctx: JobContext, plan: CollectPlan, already_done: int, label: str):
+    """A callback that reports progress as each episode of a shard finishes."""
+    finished = 0
+
+    def on_episode_done(steps: int) -> None:
+        nonlocal finished
+        finished += 1
+        ctx.report_progress(already_done + finished, plan.episodes, unit="episodes", message=label)
+
+    return on_episode_done

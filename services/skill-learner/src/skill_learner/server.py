@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from maestro.skill_learner.v1 import skill_learner_pb2 as pb
 from maestro.skill_learner.v1 import skill_learner_pb2_grpc as pb_grpc
-
 from maestro_common import runtime
 from maestro_common.catalog import service_info
 from maestro_common.jobs.runner import HandlerSpec, JobContext

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from maestro.skill_learner.v1 import skill_learner_pb2 as pb
 from maestro.skill_learner.v1 import skill_learner_pb2_grpc as pb_grpc
-
 from maestro_common.errors import not_served_yet
 from maestro_common.job_rpcs import JobRpcs, job_to_proto
 from maestro_common.runtime import ServiceContext

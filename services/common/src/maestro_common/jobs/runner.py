@@ -33,10 +33,18 @@ from typing import Any
 
 from maestro_common.artifacts import ArtifactRef
 from maestro_common.errors import (
-    Cancelled, DomainError, FailedPrecondition, InvalidArgument, status_name,
+    Cancelled,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    status_name,
 )
 from maestro_common.jobs.store import (
-    JobRecord, JobState, JobStore, Transition, saved_summary,
+    JobRecord,
+    JobState,
+    JobStore,
+    Transition,
+    saved_summary,
 )
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,16 @@ import pyarrow.parquet as pq
 from maestro_common.errors import InvalidArgument
 from maestro_common.nethack.env import EnvConfig, MaestroEnv
 from maestro_common.nethack.features import (
-    BL_DEPTH, BL_DLEVEL, BL_DNUM, BL_GOLD, BL_HP, BL_HPMAX, BL_HUNGER, BL_TIME, BL_XP, message_text,
+    BL_DEPTH,
+    BL_DLEVEL,
+    BL_DNUM,
+    BL_GOLD,
+    BL_HP,
+    BL_HPMAX,
+    BL_HUNGER,
+    BL_TIME,
+    BL_XP,
+    message_text,
 )
 from maestro_common.nethack.policies import make_policy
 

@@ -30,15 +30,25 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
 from nle import nethack
 
 from maestro_common.errors import FailedPrecondition, Internal, InvalidArgument
 from maestro_common.nethack.actions import (
-    ACTION_KEYS, ACTION_MACROS, ACTION_NAMES, ESC, NUM_ACTIONS, SPACE, Macro,
+    ACTION_KEYS,
+    ACTION_MACROS,
+    ACTION_NAMES,
+    ESC,
+    NUM_ACTIONS,
+    SPACE,
+    Macro,
 )
 from maestro_common.nethack.features import (
-    BL_SCORE, InventoryItem, NewItemsTracker, Status, item_prompt_letters, message_text,
+    BL_SCORE,
+    InventoryItem,
+    NewItemsTracker,
+    Status,
+    item_prompt_letters,
+    message_text,
 )
 
 DEFAULT_OBSERVATION_KEYS: tuple[str, ...] = (

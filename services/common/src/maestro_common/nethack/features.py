@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 
 import numpy as np
-
 from nle import nethack
 
 Observation = Mapping[str, np.ndarray]
@@ -180,7 +179,7 @@ class NewItemsTracker:
         """Records `obs`'s inventory as the starting inventory."""
         letters = obs["inv_letters"].tolist()
         glyphs = obs["inv_glyphs"].tolist()
-        self._start = frozenset((l, g) for l, g in zip(letters, glyphs) if l != 0)
+        self._start = frozenset((letter, g) for letter, g in zip(letters, glyphs) if letter != 0)
 
     @property
     def starting(self) -> frozenset[tuple[int, int]]:

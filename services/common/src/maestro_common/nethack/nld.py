@@ -23,12 +23,14 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
-
 from nle import dataset as nld
 
 from maestro_common.errors import InvalidArgument
 from maestro_common.nethack.dataset import (
-    OBSERVATION_SCHEMA, SOURCE_NLD, STATUS_COLUMNS, ObservationRows,
+    OBSERVATION_SCHEMA,
+    SOURCE_NLD,
+    STATUS_COLUMNS,
+    ObservationRows,
 )
 
 TERMINAL_ROWS = 24
