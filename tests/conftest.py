@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import pytest
 
+from maestro_common.llm import TINY_EMBEDDED_MODEL
 from maestro_common.runtime import serve
+
+# Services under test answer with the tiny embedded model unless a test says otherwise.
+os.environ.setdefault("MAESTRO_LLM_MODEL", TINY_EMBEDDED_MODEL)
 
 
 @pytest.fixture

