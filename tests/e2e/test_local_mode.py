@@ -1,4 +1,5 @@
-"""Local mode through the real CLI: `maestro up`, `maestro status`, `maestro run`, `maestro down`."""
+"""Local mode through the real CLI: `maestro up`, `maestro status`, `maestro run` (collect + label with
+the embedded model, the tiny one in tests), `maestro down`."""
 
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ def test_up_status_down(local_env):
 def test_main_job_collects_and_summarises(local_env, tmp_path):
     env, offset = local_env
     assert _maestro("up", "--port-offset", str(offset), env=env).returncode == 0
-    run = _maestro("run", "--episodes", "2", "--max-steps", "50", "--envs", "2", env=env)
+    run = _maestro("run", "--episodes", "2", "--max-steps", "250", "--envs", "2", "--pairs", "2", env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "episodes  2" in run.stdout and "main job finished" in run.stdout
+    for skill in ("Discoverer", "Descender", "Ascender", "Worshipper", "Merchant"):
+        assert any(line.startswith(skill) for line in run.stdout.splitlines()), run.stdout
     assert _maestro("status", env=env).returncode == 0  # it leaves running services running

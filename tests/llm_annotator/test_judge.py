@@ -39,8 +39,10 @@ def test_pairs_are_seeded_and_cover_observations():
     observations = [_obs(oid=f"o{i}") for i in range(10)]
     assert [p.pair_id for p in sample_pairs(observations, 12, seed=1)] == \
         [p.pair_id for p in sample_pairs(observations, 12, seed=1)]
-    pairs = sample_pairs(observations, 5, seed=2)
+    pairs = sample_pairs(observations, 9, seed=2)
     assert len({o.observation_id for p in pairs for o in (p.first, p.second)}) == 10
+    assert all(a.second == b.first for a, b in zip(pairs, pairs[1:]))  # chained: o1-o2, o2-o3, ...
+    assert len({p.pair_id for p in sample_pairs(observations, 30, seed=2)}) == 30
     assert sample_pairs(observations[:1], 3, seed=0) == []
 
 

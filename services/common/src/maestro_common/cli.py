@@ -187,17 +187,79 @@ def cmd_collect(args) -> int:
     print(f"CollectDataset job {job.job_id} queued on skill-learner")
     if args.no_wait:
         return 0
-    return _finish_collection(job.job_id)
+    return 0 if _collected_dataset(job.job_id) is not None else 1
 
 
-def _finish_collection(job_id: str) -> int:
+def _collected_dataset(job_id: str):
+    """Follow a CollectDataset job; print the dataset summary and return its ref (None on failure)."""
     job = watch_with_progress("skill-learner", job_id)
     if _state_name(job) != "SUCCEEDED":
         _print_job(job)
-        return 1
+        return None
     ref = job.outputs["dataset"]
     print(dataset_summary(ref.uri, ref.sha256))
-    return 0
+    return ref
+
+
+# ---- annotation -------------------------------------------------------------------------------
+
+JUDGE_MODES = {"pointwise": "JUDGE_MODE_POINTWISE_LOGPROB", "pairwise-logprob": "JUDGE_MODE_PAIRWISE_LOGPROB",
+               "pairwise-cot": "JUDGE_MODE_PAIRWISE_COT"}
+
+
+def start_annotation(dataset, *, skills: list[str], pairs: int, mode: str, seed: int):
+    from maestro.annotator.v1 import annotator_pb2 as pb
+    from maestro.common.v1 import common_pb2
+
+    request = pb.AnnotateDatasetRequest(
+        dataset=common_pb2.ArtifactRef(uri=dataset.uri, sha256=dataset.sha256),
+        skills=[common_pb2.SkillSpec(name=name) for name in skills], num_pairs=pairs,
+        judge_mode=pb.JudgeMode.Value(JUDGE_MODES[mode]), seed=seed, request_id=uuid.uuid4().hex)
+    return _stub("llm-annotator").AnnotateDataset(request).job
+
+
+def labels_summary(uri: str, sha256: str) -> str:
+    """Label mix per skill of a label artifact in the local artifact store."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from maestro_common.artifacts import ArtifactStore
+    from maestro_common.settings import ServiceSettings
+
+    store = ArtifactStore(ServiceSettings().resolved_artifact_root())
+    table = pq.read_table(io.BytesIO(store.read_bytes(store.resolve(uri, sha256)))).to_pydict()
+    mix: dict[str, Counter] = {}
+    for skill, label in zip(table["skill"], table["label"]):
+        mix.setdefault(skill, Counter())[label] += 1
+    model = table["model"][0] if table["model"] else "-"
+    mode = table["judge_mode"][0] if table["judge_mode"] else "-"
+    lines = [f"labels    {uri}", f"sha256    {sha256}", f"model     {model}; mode {mode}",
+             f"{'skill':12} {'first':>6} {'second':>6} {'tie':>6} {'unknown':>8}"]
+    for skill, counts in mix.items():
+        lines.append(f"{skill:12} {counts['first']:6d} {counts['second']:6d} {counts['tie']:6d} {counts['unknown']:8d}")
+    return "\n".join(lines)
+
+
+def _annotated(job_id: str):
+    job = watch_with_progress("llm-annotator", job_id)
+    if _state_name(job) != "SUCCEEDED":
+        _print_job(job)
+        return None
+    ref = job.outputs["labels"]
+    print(labels_summary(ref.uri, ref.sha256))
+    return ref
+
+
+def cmd_annotate(args) -> int:
+    from maestro_common.artifacts import ArtifactRef
+
+    job = start_annotation(ArtifactRef(args.uri, args.sha256, 0), skills=args.skills, pairs=args.pairs,
+                           mode=args.mode, seed=args.seed)
+    print(f"AnnotateDataset job {job.job_id} queued on llm-annotator")
+    if args.no_wait:
+        return 0
+    return 0 if _annotated(job.job_id) is not None else 1
 
 
 def cmd_dataset(args) -> int:
@@ -221,19 +283,29 @@ def cmd_dataset(args) -> int:
 # ---- the main job -----------------------------------------------------------------------------
 
 def cmd_run(args) -> int:
-    """Start local mode if needed, collect a small dataset, print a summary."""
+    """Start local mode if needed, collect a small dataset, label it for the five skills, summarise."""
     from maestro_common import local
+    from maestro_common.nethack.skills import skill_names
 
     began = time.monotonic()
     was_up = all(r[2] == "SERVING" for r in local.status())
     if not was_up:
         print("Starting local mode (loopback):")
         local.up()
+    code = 1
     try:
         job = start_collection(args)
-        print(f"Collecting {args.episodes} episodes with a random macro-action policy "
+        print(f"[1/2] Collecting {args.episodes} episodes with a random macro-action policy "
               f"(job {job.job_id} on skill-learner)")
-        code = _finish_collection(job.job_id)
+        dataset = _collected_dataset(job.job_id)
+        if dataset is not None and args.pairs:
+            job = start_annotation(dataset, skills=list(skill_names()), pairs=args.pairs, mode=args.mode,
+                                   seed=args.seed)
+            print(f"[2/2] Labelling {args.pairs} pairs for each of the five skills ({args.mode} judge, "
+                  f"job {job.job_id} on llm-annotator)")
+            code = 0 if _annotated(job.job_id) is not None else 1
+        elif dataset is not None:
+            code = 0
     finally:
         if not was_up and not args.keep_up:
             print("Stopping local mode (use --keep-up to leave it running):")
@@ -257,10 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      "tasks solved zero-shot by LLM-written policies over them.", epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="the main job: start local mode, collect a small dataset, summarise it",
+    p = sub.add_parser("run", help="the main job: local mode, collect a dataset, label it, summarise",
                        description="Starts local mode if it is not running, collects an observation dataset "
-                       "with a random macro-action policy, prints a summary, and stops what it started.")
+                       "with a random macro-action policy, labels pairs of it for the five skills with the "
+                       "embedded LLM judge, prints summaries, and stops what it started.")
     _collect_flags(p, episodes=16, max_steps=2000)
+    p.add_argument("--pairs", type=int, default=8, help="pairs to label per skill (0 skips annotation)")
+    p.add_argument("--mode", choices=sorted(JUDGE_MODES), default="pointwise", help="judge mode (default %(default)s)")
     p.add_argument("--keep-up", action="store_true", help="leave local mode running afterwards")
     p.set_defaults(func=cmd_run)
 
@@ -275,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     _collect_flags(p, episodes=8, max_steps=10000)
     p.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("annotate", help="label observation pairs of a dataset for skills with the LLM judge")
+    p.add_argument("uri", help="dataset manifest URI (from collect or dataset import-nld)")
+    p.add_argument("sha256", help="the manifest's sha256")
+    p.add_argument("--skills", nargs="+", default=["Discoverer", "Descender", "Ascender", "Worshipper", "Merchant"])
+    p.add_argument("--pairs", type=int, default=32, help="pairs per skill (default %(default)s)")
+    p.add_argument("--mode", choices=sorted(JUDGE_MODES), default="pointwise", help="judge mode (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
+    p.set_defaults(func=cmd_annotate)
 
     p = sub.add_parser("jobs", help="list, inspect, follow or cancel a service's jobs")
     p.add_argument("action", choices=["list", "get", "watch", "cancel"])

@@ -4,9 +4,8 @@ An observation is the transition between two snapshots `interval` steps apart in
 in the paper: the previous and the current message, and the change in depth, gold, HP (h/max),
 XP level and hunger state. Because most single steps show no message, "the message" of a snapshot
 is the newest non-empty message within its window, so a message between two snapshot steps is
-not lost. Pairs are neighbours in a seeded shuffle; when more pairs are asked for than the
-observations give, further shuffles add more (a repeated observation costs nothing: the judge's
-cache answers it).
+not lost. Pairs are consecutive observations of a seeded shuffle, chained, so each observation
+serves two pairs (a repeated observation costs nothing: the judge's cache answers it).
 """
 
 from __future__ import annotations
@@ -119,7 +118,11 @@ def _episode_observations(c: dict, start: int, end: int, interval: int) -> list[
 
 
 def sample_pairs(observations: list[Observation], num_pairs: int, seed: int) -> list[Pair]:
-    """`num_pairs` pairs of consecutive observations in a seeded shuffle (cycling when there are few)."""
+    """`num_pairs` pairs of consecutive observations in a seeded shuffle: (o1, o2), (o2, o3), ...
+
+    Chaining uses each observation in two pairs, so a pointwise judge (which scores observations,
+    not pairs) pays about one prompt per pair. More pairs than observations -> further shuffles.
+    """
     if len(observations) < 2:
         return []
     rng = random.Random(seed)
@@ -128,7 +131,7 @@ def sample_pairs(observations: list[Observation], num_pairs: int, seed: int) -> 
     while len(pairs) < num_pairs:
         order = list(range(len(observations)))
         rng.shuffle(order)
-        for i in range(0, len(order) - 1, 2):
+        for i in range(len(order) - 1):
             first, second = observations[order[i]], observations[order[i + 1]]
             pair_id = hashlib.sha256(f"{round_}|{first.observation_id}|{second.observation_id}".encode()).hexdigest()
             pairs.append(Pair(pair_id[:24], first, second))
