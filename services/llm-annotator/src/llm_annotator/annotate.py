@@ -17,27 +17,16 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from llm_annotator.judge import LABELS, Judge, Judgement
+from llm_annotator.judge import Judge, Judgement
 from llm_annotator.observations import Pair, build_observations, sample_pairs
 from maestro_common.artifacts import ArtifactRef, ArtifactStore
 from maestro_common.datasets import PARQUET_MEDIA_TYPE, Shard, read_table
 from maestro_common.errors import DomainError, FailedPrecondition
 from maestro_common.jobs.runner import JobContext
+from maestro_common.labels import LABEL_SCHEMA, LABELS
 
 CHUNK_PAIRS = 16
 
-LABEL_SCHEMA = pa.schema([
-    ("pair_id", pa.string()), ("skill", pa.string()),
-    ("first_id", pa.string()), ("second_id", pa.string()),
-    ("first_text", pa.string()), ("second_text", pa.string()),
-    ("label", pa.string()), ("raw_answer", pa.string()),
-    ("score_first", pa.float64()), ("score_second", pa.float64()),
-    ("judge_mode", pa.string()), ("model", pa.string()), ("prompt_version", pa.string()),
-    ("latency_s", pa.float64()), ("prompt_tokens", pa.int32()), ("completion_tokens", pa.int32()),
-    ("llm_calls", pa.int32()), ("cache_hits", pa.int32()),
-])
-"""One row per (pair, skill). label is first/second/tie/unknown; latency and tokens count only
-answers that were not served from the cache."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +70,9 @@ def _rows(skill: str, pairs: list[Pair], judgements: list[Judgement], judge: Jud
     for pair, j in zip(pairs, judgements):
         values = dict(pair_id=pair.pair_id, skill=skill, first_id=pair.first.observation_id,
                       second_id=pair.second.observation_id, first_text=pair.first.text(),
-                      second_text=pair.second.text(), label=j.label, raw_answer=j.raw_answer,
+                      second_text=pair.second.text(), first_message=pair.first.message,
+                      second_message=pair.second.message, first_depth_change=pair.first.depth_change,
+                      second_depth_change=pair.second.depth_change, label=j.label, raw_answer=j.raw_answer,
                       score_first=j.score_first, score_second=j.score_second, judge_mode=judge.template.mode,
                       model=judge.client.model, prompt_version=judge.template.version, latency_s=j.latency_s,
                       prompt_tokens=j.prompt_tokens, completion_tokens=j.completion_tokens,

@@ -21,7 +21,6 @@ from llm_annotator.observations import Observation, Pair
 from llm_annotator.prompts import PromptTemplate
 from maestro_common.llm.completion import Completion, LlmClient
 
-LABELS = ("first", "second", "tie", "unknown")
 TOP_LOGPROBS = 10
 
 
