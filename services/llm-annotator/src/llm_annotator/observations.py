@@ -36,17 +36,15 @@ class Observation:
     hunger_changed: bool
 
     def text(self) -> str:
-        """The description the judge reads."""
-        lines = [
-            f'previous message: "{self.previous_message}"' if self.previous_message else "previous message: none",
-            f'current message: "{self.message}"' if self.message else "current message: none",
-            f"dungeon level change: {self.depth_change:+d}",
-            f"gold change: {self.gold_change:+d}",
-            f"hit points: {self.hp}/{self.max_hp} ({self.hp_change:+d})",
-            f"experience level change: {self.xp_level_change:+d}",
-            f"hunger: {self.hunger}" + (" (changed)" if self.hunger_changed else ""),
-        ]
-        return "\n".join(lines)
+        """The description the judge reads (compact: every token is paid for on every prompt)."""
+        previous = f'"{self.previous_message}"' if self.previous_message else "none"
+        current = f'"{self.message}"' if self.message else "none"
+        hunger = self.hunger + (" (changed)" if self.hunger_changed else "")
+        return (f"previous message: {previous}\n"
+                f"current message: {current}\n"
+                f"dungeon level change: {self.depth_change:+d}; gold change: {self.gold_change:+d}; "
+                f"experience level change: {self.xp_level_change:+d}\n"
+                f"hit points: {self.hp}/{self.max_hp} ({self.hp_change:+d}); hunger: {hunger}")
 
     def content_key(self) -> str:
         """Equal for observations a judge cannot tell apart (same text): the unit of caching."""
