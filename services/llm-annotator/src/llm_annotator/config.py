@@ -33,5 +33,5 @@ class AnnotatorSettings(settings_for("llm-annotator")):
     """Where embedded models are assembled and verified; default $MAESTRO_HOME/models."""
     judge_mode: Literal["pointwise_logprob", "pairwise_logprob", "pairwise_cot"] = "pointwise_logprob"
     """Judge mode used when a request leaves it unspecified."""
-    tie_margin: float = Field(default=0.1, ge=0, le=1)
+    tie_margin: float = Field(default=0.03, ge=0, le=1)
     """Pointwise mode: default tie margin on P(yes)."""

@@ -30,7 +30,7 @@ class JudgeSettings:
     """Sampling temperature of the chain-of-thought judge (logprob modes read one greedy token)."""
     max_tokens: int = 512
     """Generation budget of the chain-of-thought answer."""
-    tie_margin: float = 0.1
+    tie_margin: float = 0.03
     """pointwise: |P(yes|first) - P(yes|second)| below this is a tie."""
     seed: int = 0
 

@@ -42,8 +42,8 @@ class Observation:
         hunger = self.hunger + (" (changed)" if self.hunger_changed else "")
         return (f"previous message: {previous}\n"
                 f"current message: {current}\n"
-                f"dungeon level change: {self.depth_change:+d}; gold change: {self.gold_change:+d}; "
-                f"experience level change: {self.xp_level_change:+d}\n"
+                f"dungeon level change: {self.depth_change:+d} ({_level_words(self.depth_change)}); "
+                f"gold change: {self.gold_change:+d}; experience level change: {self.xp_level_change:+d}\n"
                 f"hit points: {self.hp}/{self.max_hp} ({self.hp_change:+d}); hunger: {hunger}")
 
     def content_key(self) -> str:
@@ -59,6 +59,14 @@ class Pair:
     pair_id: str
     first: Observation
     second: Observation
+
+
+def _level_words(change: int) -> str:
+    """The depth change in words: small models read "went down 1 level" better than "+1"."""
+    if change == 0:
+        return "stayed on the same level"
+    levels = "level" if abs(change) == 1 else "levels"
+    return f"went down {change} {levels}, deeper" if change > 0 else f"went up {-change} {levels}, shallower"
 
 
 def _hunger(value: int) -> str:

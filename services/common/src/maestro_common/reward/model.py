@@ -87,10 +87,15 @@ class RewardModel(nn.Module):
             nn.Linear(config.hidden_dim, 1),
         )
 
-    def forward(self, message_bytes: torch.Tensor, depth_signs: torch.Tensor) -> torch.Tensor:
+    def forward(self, message_bytes: torch.Tensor, depth_signs: torch.Tensor,
+                message_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Rewards [N]. With `message_index` [N], `message_bytes` holds distinct messages [U, L] and
+        observation i reads row message_index[i] (each distinct message goes through the CNN once)."""
         x = self.byte_embedding(message_bytes.long()).transpose(1, 2)  # [N, E, L]
         x = self.convs(x).amax(dim=2)  # global max over positions
         message = self.message_head(x)
+        if message_index is not None:
+            message = message[message_index]
         depth = self.depth_mlp(self.depth_embedding(depth_signs.long() + 1))
         return self.trunk(torch.cat([message, depth], dim=1)).squeeze(1)
 

@@ -90,3 +90,39 @@ class EpisodeMessageCounter:
 
     def __len__(self) -> int:
         return len(self._recent)
+
+
+QUANTILE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+"""Quantiles recorded in every bundle (0.05 .. 0.95), plus the one chosen as the threshold."""
+
+
+@dataclass(frozen=True)
+class ShapingStats:
+    """Normalisation and threshold fitted to the raw rewards of the deduplicated observations."""
+
+    mean: float
+    std: float
+    quantiles: dict[str, float]
+    """Quantile of the normalised rewards, keyed by the quantile written with 2-4 decimals ("0.85")."""
+    threshold_quantile: float
+    threshold: float
+
+
+def quantile_key(q: float) -> str:
+    return f"{q:.4f}".rstrip("0").rstrip(".") if q != int(q) else f"{q:.1f}"
+
+
+def fit_shaping(raw_unique: np.ndarray | Sequence[float], threshold_quantile: float) -> ShapingStats:
+    """Mean/std of `raw_unique` (one value per distinct observation) and quantiles of the normalised values."""
+    raw = np.asarray(raw_unique, dtype=np.float64).reshape(-1)
+    if raw.size == 0:
+        raise ValueError("no observations to fit the shaping statistics on")
+    if not 0.0 < threshold_quantile < 1.0:
+        raise ValueError(f"threshold_quantile must lie in (0, 1) (got {threshold_quantile})")
+    mean, std = float(raw.mean()), float(raw.std())
+    normalised = normalise(raw, mean, std)
+    grid = sorted(set(QUANTILE_GRID) | {threshold_quantile})
+    values = np.quantile(normalised, grid)
+    quantiles = {quantile_key(q): float(v) for q, v in zip(grid, values)}
+    return ShapingStats(mean=mean, std=std, quantiles=quantiles, threshold_quantile=threshold_quantile,
+                        threshold=quantiles[quantile_key(threshold_quantile)])
