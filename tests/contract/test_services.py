@@ -67,11 +67,12 @@ def test_service_serves_health_reflection_and_every_rpc(info, start_service):
 
 
 def test_unserved_rpc_says_so(start_service):
-    from maestro.reward.v1 import reward_pb2, reward_pb2_grpc
+    from maestro.skill_learner.v1 import skill_learner_pb2, skill_learner_pb2_grpc
 
-    running = start_service("reward_trainer")
+    running = start_service("skill_learner")
     with grpc.insecure_channel(running.address) as channel:
         with pytest.raises(grpc.RpcError) as error:
-            reward_pb2_grpc.RewardServiceStub(channel).Score(reward_pb2.ScoreRequest(), timeout=5)
+            skill_learner_pb2_grpc.SkillLearnerServiceStub(channel).TrainSkills(
+                skill_learner_pb2.TrainSkillsRequest(), timeout=5)
     assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "Score" in error.value.details() and "not served" in error.value.details()
+    assert "TrainSkills" in error.value.details() and "not served" in error.value.details()

@@ -60,7 +60,8 @@ def test_train_then_score_matches_the_in_process_loader(service):
     messages = ["", "You kill the newt!", "There is a staircase down here.", "", "You see here 12 gold pieces."]
     depth, counts = [0, 0, 1, -1, 0], [1, 2, 0, 3, 1]
     request = pb.ScoreRequest(input_spec_version=INPUT_SPEC_VERSION, observations=[
-        pb.RewardObservation(message=m, depth_change=d, episode_message_count=c) for m, d, c in zip(messages, depth, counts)])
+        pb.RewardObservation(message=m, depth_change=d, episode_message_count=c)
+        for m, d, c in zip(messages, depth, counts)])
     _ref(request.reward_models, bundle_ref)
     response = stub.Score(request)
     assert [r.skill for r in response.rewards] == ["Descender", "Discoverer"]

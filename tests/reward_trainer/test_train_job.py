@@ -90,7 +90,8 @@ def test_plan_checks_name_the_field(store):
         (_request(labels, skills=["Worshipper"]), "skills[0]: 'Worshipper' has no labels"),
         (_request(labels, skills=["Descender", "Descender"]), "skills[1]: 'Descender' is listed twice"),
         (_request(labels, threshold_quantiles={"Descender": 1.0}), "threshold_quantiles[Descender]:"),
-        (_request(labels, skills=["Descender"], threshold_quantiles={"Merchant": 0.5}), "threshold_quantiles[Merchant]:"),
+        (_request(labels, skills=["Descender"], threshold_quantiles={"Merchant": 0.5}),
+         "threshold_quantiles[Merchant]:"),
     ]
     for request, message in cases:
         with pytest.raises(InvalidArgument) as error:

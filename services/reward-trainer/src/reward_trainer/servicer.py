@@ -100,7 +100,8 @@ class RewardTrainerServicer(JobRpcs, pb_grpc.RewardServiceServicer):
         bundle = self.bundles.get(ref)
         results = bundle.score(bundle.check_skills(list(request.skills)), messages, depth, counts)
         response = pb.ScoreResponse(rewards=[
-            pb.SkillRewards(skill=skill, raw=raw.tolist(), shaped=shaped.tolist()) for skill, (raw, shaped) in results.items()
+            pb.SkillRewards(skill=skill, raw=raw.tolist(), shaped=shaped.tolist())
+            for skill, (raw, shaped) in results.items()
         ])
         for skill in results:
             self.metrics.observations_scored.labels(skill).inc(len(messages))

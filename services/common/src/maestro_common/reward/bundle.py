@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from maestro_common.artifacts import JSON_MEDIA_TYPE, ArtifactRef, ArtifactStore
+from maestro_common.artifacts import ArtifactRef, ArtifactStore
 from maestro_common.errors import FailedPrecondition, InvalidArgument
 from maestro_common.reward.model import (
     INPUT_SPEC_VERSION,
@@ -109,7 +109,8 @@ class SkillArtifacts:
 def export_skill(store: ArtifactStore, model: RewardModel, metadata: SkillMetadata) -> SkillArtifacts:
     """Write a skill's weights and metadata; `metadata.weights_sha256` is filled in here."""
     state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
-    blob = save_safetensors(state, metadata={"skill": metadata.skill, "input_spec_version": metadata.input_spec_version})
+    header = {"skill": metadata.skill, "input_spec_version": metadata.input_spec_version}
+    blob = save_safetensors(state, metadata=header)
     slug = artifact_slug(metadata.skill)
     weights = store.put_bytes(blob, name=f"reward-{slug}.safetensors", media_type=SAFETENSORS_MEDIA_TYPE)
     data = metadata.to_json() | {"weights_sha256": weights.sha256}

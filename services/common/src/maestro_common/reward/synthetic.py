@@ -9,7 +9,6 @@ rest repeat from a pool with a long tail.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
 from typing import TYPE_CHECKING
 
 import numpy as np

@@ -17,7 +17,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-
 from typing import TYPE_CHECKING
 
 import numpy as np
