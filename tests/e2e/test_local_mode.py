@@ -22,17 +22,17 @@ def _maestro(*args, env, timeout=300) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def local_env(tmp_path):
-    offset = random.randrange(2000, 9000, 10)
+    base = random.randrange(20000, 30000, 10)  # below the ephemeral port range, so nothing else holds them
     env = dict(os.environ, MAESTRO_HOME=str(tmp_path / "home"))
-    for info in SERVICES:
-        env[info.address_env] = f"127.0.0.1:{info.grpc_port + offset}"
-    yield env, offset
+    for index, info in enumerate(SERVICES):
+        env[info.address_env] = f"127.0.0.1:{base + index}"
+    yield env, base
     _maestro("down", env=env)
 
 
 def test_up_status_down(local_env):
-    env, offset = local_env
-    up = _maestro("up", "--port-offset", str(offset), env=env)
+    env, base = local_env
+    up = _maestro("up", "--base-port", str(base), env=env)
     assert up.returncode == 0, up.stdout + up.stderr
     status = _maestro("status", env=env)
     assert status.returncode == 0, status.stdout
@@ -40,7 +40,7 @@ def test_up_status_down(local_env):
     assert {line[0] for line in lines} == {info.name for info in SERVICES}
     assert all(line[2] == "SERVING" and line[3].isdigit() for line in lines)
 
-    again = _maestro("up", "--port-offset", str(offset), env=env)  # idempotent: nothing started twice
+    again = _maestro("up", "--base-port", str(base), env=env)  # idempotent: nothing started twice
     assert again.returncode == 0 and "SERVING on" not in again.stdout
 
     down = _maestro("down", env=env)
@@ -50,8 +50,8 @@ def test_up_status_down(local_env):
 
 
 def test_main_job_collects_and_summarises(local_env, tmp_path):
-    env, offset = local_env
-    assert _maestro("up", "--port-offset", str(offset), env=env).returncode == 0
+    env, base = local_env
+    assert _maestro("up", "--base-port", str(base), env=env).returncode == 0
     run = _maestro("run", "--episodes", "2", "--max-steps", "250", "--envs", "2", "--pairs", "2", env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "episodes  2" in run.stdout and "main job finished" in run.stdout

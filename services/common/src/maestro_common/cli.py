@@ -53,7 +53,7 @@ def cmd_up(args) -> int:
     from maestro_common import local
 
     print("Starting local mode (loopback):")
-    local.up(port_offset=args.port_offset)
+    local.up(base_port=args.base_port)
     print("All services SERVING. `maestro status` shows them; `maestro down` stops them.")
     return 0
 
@@ -190,15 +190,20 @@ def cmd_collect(args) -> int:
     return 0 if _collected_dataset(job.job_id) is not None else 1
 
 
-def _collected_dataset(job_id: str):
-    """Follow a CollectDataset job; print the dataset summary and return its ref (None on failure)."""
-    job = watch_with_progress("skill-learner", job_id)
+def _finished_output(service: str, job_id: str, output: str, summarise):
+    """Follow a job to its end; print `summarise(uri, sha256)` of its output and return the ref
+    (None, after printing the job, when it did not succeed)."""
+    job = watch_with_progress(service, job_id)
     if _state_name(job) != "SUCCEEDED":
         _print_job(job)
         return None
-    ref = job.outputs["dataset"]
-    print(dataset_summary(ref.uri, ref.sha256))
+    ref = job.outputs[output]
+    print(summarise(ref.uri, ref.sha256))
     return ref
+
+
+def _collected_dataset(job_id: str):
+    return _finished_output("skill-learner", job_id, "dataset", dataset_summary)
 
 
 # ---- annotation -------------------------------------------------------------------------------
@@ -242,13 +247,7 @@ def labels_summary(uri: str, sha256: str) -> str:
 
 
 def _annotated(job_id: str):
-    job = watch_with_progress("llm-annotator", job_id)
-    if _state_name(job) != "SUCCEEDED":
-        _print_job(job)
-        return None
-    ref = job.outputs["labels"]
-    print(labels_summary(ref.uri, ref.sha256))
-    return ref
+    return _finished_output("llm-annotator", job_id, "labels", labels_summary)
 
 
 def cmd_annotate(args) -> int:
@@ -340,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("up", help="start all five services on loopback (local mode)")
-    p.add_argument("--port-offset", type=int, default=0, help="add this to every default port")
+    p.add_argument("--base-port", type=int, default=None,
+                   help="use ports BASE..BASE+9 (gRPC then metrics) instead of the defaults 50051-50055/9101-9105")
     p.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop the services local mode started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="health of each service (exit 1 unless all are SERVING)").set_defaults(

@@ -70,7 +70,16 @@ def service_address(info: ServiceInfo) -> str:
     return proc.address if proc else f"127.0.0.1:{info.grpc_port}"
 
 
-def up(*, port_offset: int = 0, timeout: float = 120.0, log=print) -> dict[str, LocalProcess]:
+def ports(info: ServiceInfo, base_port: int | None) -> tuple[int, int]:
+    """(gRPC, metrics) port of a service: the catalog's defaults, or a block of ten from `base_port`
+    (gRPC base..base+4, metrics base+5..base+9, in catalog order)."""
+    if base_port is None:
+        return info.grpc_port, info.metrics_port
+    index = SERVICES.index(info)
+    return base_port + index, base_port + len(SERVICES) + index
+
+
+def up(*, base_port: int | None = None, timeout: float = 120.0, log=print) -> dict[str, LocalProcess]:
     """Start every service that is not already running; return the state of all five."""
     home = maestro_home()
     logs = home / "local" / "logs"
@@ -81,18 +90,19 @@ def up(*, port_offset: int = 0, timeout: float = 120.0, log=print) -> dict[str, 
         existing = state.get(info.name)
         if existing and _is_our_process(existing, info.package):
             continue
+        grpc_port, metrics_port = ports(info, base_port)
         env = dict(os.environ,
                    MAESTRO_GRPC_HOST="127.0.0.1",
-                   MAESTRO_GRPC_PORT=str(info.grpc_port + port_offset),
-                   MAESTRO_METRICS_PORT=str(info.metrics_port + port_offset),
+                   MAESTRO_GRPC_PORT=str(grpc_port),
+                   MAESTRO_METRICS_PORT=str(metrics_port),
                    MAESTRO_HOME=str(home),
                    PYTHONUNBUFFERED="1")
         log_path = logs / f"{info.name}.log"
         with open(log_path, "ab") as out:
             process = subprocess.Popen([sys.executable, "-m", info.package], env=env, stdout=out,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        state[info.name] = LocalProcess(info.name, process.pid, f"127.0.0.1:{info.grpc_port + port_offset}",
-                                        info.metrics_port + port_offset, str(log_path))
+        state[info.name] = LocalProcess(info.name, process.pid, f"127.0.0.1:{grpc_port}", metrics_port,
+                                        str(log_path))
         started.append(info)
     _write_state(state)
     for info in started:
