@@ -1,0 +1,87 @@
+"""The generation loop with a scripted LLM and scripted checks (test doubles only)."""
+
+from __future__ import annotations
+
+from codegen.extract import code_blocks
+from codegen.generate import Generation, GenerationSettings, Generator, RunOutcome
+from maestro_common.llm.completion import Completion, TokenUsage
+
+
+class ScriptedChatForTest:
+    """LlmClient double answering from a list, recording the temperatures it was asked with."""
+
+    model = "scripted-for-test"
+
+    def __init__(self, answers: list[str]):
+        self.answers, self.temperatures = list(answers), []
+
+    def chat(self, messages, *, max_tokens, temperature=0.0, seed=None, top_logprobs=0, stop=None):
+        self.temperatures.append(temperature)
+        return Completion(self.answers.pop(0), "stop", 10, 5, 0.0, self.model, [])
+
+    def complete(self, prompt, **kwargs):
+        return self.chat([{"role": "user", "content": prompt}], **kwargs)
+
+    def usage(self):
+        return TokenUsage()
+
+    def close(self):
+        pass
+
+
+def _py(code: str) -> str:
+    return f"Here you go:\n```python\n{code}\n```\n"
+
+
+def _generator(answers, *, bad_code=(), failing_runs=0, settings=GenerationSettings()):
+    runs = {"left": failing_runs}
+
+    def validate(code, role):
+        return [f"line 1: {code} is not allowed"] if code in bad_code else []
+
+    def run(role, code, test):
+        if runs["left"]:
+            runs["left"] -= 1
+            return RunOutcome(["AssertionError: went up"], "step 1 Ascender")
+        return RunOutcome([], "step 1 Descender\nTEST PASSED")
+
+    client = ScriptedChatForTest(answers)
+    return Generator(client, settings, validate, run, contract=lambda role: f"CONTRACT({role})"), client
+
+
+def test_code_blocks():
+    assert code_blocks("a\n```python\nx = 1\n```\nb\n```\ny = 2\n```") == ["x = 1", "y = 2"]
+    assert code_blocks("def f(ctx):\n    return True") == ["def f(ctx):\n    return True"]
+    assert code_blocks("no code") == []
+
+
+def test_skill_functions_rewrite_until_valid_and_sample_on_retries():
+    generator, client = _generator([_py("bad"), _py("good")], bad_code={"bad"})
+    result = generator.skill_functions("Descender", "go down")
+    assert (result.passed, result.rounds, result.code) == (True, 2, "good")
+    assert client.temperatures[0] == 0.0 and client.temperatures[1] > 0
+    assert "bad is not allowed" in result.transcript[3]["content"]
+    assert "CONTRACT(skill_functions)" in result.transcript[1]["content"]
+
+
+def test_policy_passes_when_the_judge_accepts_the_trace():
+    generator, _ = _generator([_py("policy") + _py("test"), "yes"])
+    result = generator.policy("alternate", [("Descender", "go down")], ["go deep"])
+    assert (result.passed, result.rounds, result.code, result.test_code) == (True, 1, "policy", "test")
+    assert any("TEST PASSED" in m["content"] for m in result.transcript if m["role"] == "user")
+
+
+def test_policy_rewrites_after_a_failing_test_and_a_rejected_trace():
+    answers = [_py("p1") + _py("t1"), _py("p2") + _py("t2"), "no", _py("p3") + _py("t3"), "yes"]
+    generator, _ = _generator(answers, failing_runs=1)
+    result = generator.policy("alternate", [("Descender", "go down")], [])
+    assert (result.passed, result.rounds, result.code) == (True, 3, "p3")
+    assert "AssertionError" in result.transcript[3]["content"]
+
+
+def test_a_model_that_never_passes_ends_with_the_best_attempt_and_the_transcript():
+    answers = [_py("p") + _py("t"), "no"] * 3
+    generator, _ = _generator(answers, settings=GenerationSettings(max_refinements=2))
+    result: Generation = generator.policy("alternate", [("Descender", "go down")], [])
+    assert (result.passed, result.rounds, result.code) == (False, 3, "p")
+    assert len([m for m in result.transcript if m["role"] == "assistant"]) == 6
