@@ -83,6 +83,7 @@ def _lock_filesystem(work: str, python_source: str, python_target: str) -> None:
             _mount(None, path, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | flags)
         else:
             _mount(None, path, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | flags)
+    os.chdir(work)  # the old working directory still points into the read-only mount below
 
 
 def _set_limits(limits: dict) -> None:
