@@ -33,7 +33,7 @@ def _py(code: str) -> str:
     return f"Here you go:\n```python\n{code}\n```\n"
 
 
-def _generator(answers, *, bad_code=(), failing_runs=0, settings=GenerationSettings()):
+def _generator(answers, *, bad_code=(), failing_runs=0, settings: GenerationSettings | None = None):
     runs = {"left": failing_runs}
 
     def validate(code, role):
@@ -46,7 +46,8 @@ def _generator(answers, *, bad_code=(), failing_runs=0, settings=GenerationSetti
         return RunOutcome([], "step 1 Descender\nTEST PASSED")
 
     client = ScriptedChatForTest(answers)
-    return Generator(client, settings, validate, run, contract=lambda role: f"CONTRACT({role})"), client
+    return Generator(client, settings or GenerationSettings(), validate, run,
+                     contract=lambda role: f"CONTRACT({role})"), client
 
 
 def test_code_blocks():
