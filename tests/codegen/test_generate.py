@@ -39,7 +39,7 @@ def _generator(answers, *, bad_code=(), failing_runs=0, settings: GenerationSett
     def validate(code, role):
         return [f"line 1: {code} is not allowed"] if code in bad_code else []
 
-    def run(role, code, test):
+    def run(role, code, test, skill):
         if runs["left"]:
             runs["left"] -= 1
             return RunOutcome(["AssertionError: went up"], "step 1 Ascender")

@@ -58,9 +58,9 @@ class GenerationSettings:
 
 class Generator:
     def __init__(self, client: LlmClient, settings: GenerationSettings,
-                 validate: Callable[[str, str], list[str]], run: Callable[[str, str, str], RunOutcome],
+                 validate: Callable[[str, str], list[str]], run: Callable[..., RunOutcome],
                  contract: Callable[[str], str]):
-        """`validate(code, role)` -> problems; `run(role, code, test_code)` -> RunOutcome in the sandbox;
+        """`validate(code, role)` -> problems; `run(role, code, test_code, skill=...)` -> RunOutcome (sandbox);
         `contract(role)` -> the contract text for the prompt."""
         self.client, self.settings = client, settings
         self.validate, self.run, self.contract = validate, run, contract
@@ -90,7 +90,7 @@ class Generator:
             code = blocks[0] if blocks else ""
             problems = self.validate(code, "skill_functions") if code else ["the answer has no ```python block"]
             if not problems:
-                run = self.run("skill_functions", code, "")
+                run = self.run("skill_functions", code, "", skill=name)
                 problems = run.problems
                 result.code = code
             if not problems:
@@ -118,7 +118,7 @@ class Generator:
                                  + "\nRewrite it and reply with the policy and the test in two ```python blocks."})
                 continue
             result.code, result.test_code = code, test_code
-            run = self.run("policy", code, test_code)
+            run = self.run("policy", code, test_code, skill="")
             trace = run.output[-4000:]
             if not run.problems:
                 check = messages + [{"role": "user", "content": prompts["trace_check"].format(trace=trace, goal=goal)}]

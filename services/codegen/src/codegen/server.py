@@ -1,21 +1,97 @@
-"""Wires the codegen into the shared runtime: `python -m codegen` runs `main`."""
+"""Wires codegen into the shared runtime: `python -m codegen` runs `main`.
+
+The service's LLM (embedded by default, or an OpenAI-compatible server) loads during warm-up, so
+health reports NOT_SERVING until it is ready. Generated code is validated, run only in the sandbox
+here, and written as content-hashed code artifacts that the skill-learner and evaluator load.
+"""
 
 from __future__ import annotations
 
 from codegen.config import CodegenSettings
+from codegen.generate import GenerationSettings, Generator, RunOutcome
+from codegen.generate_job import (
+    GENERATE_POLICY,
+    GENERATE_SKILL_FUNCTIONS,
+    policy_goal,
+    run_policy,
+    run_skill_functions,
+    skills_from_request,
+)
+from codegen.harness import problems_of, run_generated
 from codegen.servicer import CodegenServicer
+from maestro.codegen.v1 import codegen_pb2 as pb
 from maestro.codegen.v1 import codegen_pb2_grpc as pb_grpc
 from maestro_common import runtime
 from maestro_common.catalog import service_info
+from maestro_common.errors import Unavailable
+from maestro_common.generated.contract import contract_doc
+from maestro_common.generated.validator import validate
+from maestro_common.jobs import HandlerSpec, JobContext
+from maestro_common.llm import LlmClient, make_client
 from maestro_common.runtime import Built, Service, ServiceContext
+
+INFO = service_info("codegen")
+
+
+def _problems(code: str, role: str) -> list[str]:
+    return [str(issue) for issue in validate(code, role)]
+
+
+def _run(role: str, code: str, test_code: str, skill: str = "") -> RunOutcome:
+    result = run_generated(role, code, test_code, skill=skill or "Discoverer")
+    return RunOutcome(problems_of(result), result.stdout + ("\n" + result.stderr if result.stderr else ""))
 
 
 def build(context: ServiceContext) -> Built:
-    return Built(servicer=CodegenServicer(context))
+    settings: CodegenSettings = context.settings
+    loaded: dict[str, LlmClient] = {}
+
+    def load_model() -> None:
+        loaded["default"] = make_client(settings.llm_config())
+
+    def generator_for(request) -> tuple[Generator, LlmClient]:
+        if request.llm.base_url:
+            client = make_client(settings.llm_config(base_url=request.llm.base_url, model=request.llm.model))
+        elif "default" in loaded:
+            client = loaded["default"]
+        else:
+            raise Unavailable("codegen's model is still loading; retry shortly")
+        options = GenerationSettings(max_refinements=request.max_refinements or settings.max_refinements,
+                                     max_tokens=request.llm.max_tokens or settings.generation_max_tokens,
+                                     seed=request.llm.seed)
+        return Generator(client, options, _problems, _run, contract_doc), client
+
+    def release(client: LlmClient) -> None:
+        if client is not loaded.get("default"):
+            client.close()
+
+    def generate_skill_functions(job: JobContext) -> None:
+        request = pb.GenerateSkillFunctionsRequest.FromString(job.request)
+        generator, client = generator_for(request)
+        try:
+            run_skill_functions(job, skills_from_request(request.skills), generator, context.artifacts, client.model)
+        finally:
+            release(client)
+
+    def generate_policy(job: JobContext) -> None:
+        request = pb.GeneratePolicyRequest.FromString(job.request)
+        goal, hints = policy_goal(request)
+        generator, client = generator_for(request)
+        try:
+            run_policy(job, goal, hints, skills_from_request(request.skills), generator, context.artifacts,
+                       client.model)
+        finally:
+            release(client)
+
+    handlers = {
+        GENERATE_SKILL_FUNCTIONS: HandlerSpec(generate_skill_functions, description="write skill predicates"),
+        GENERATE_POLICY: HandlerSpec(generate_policy, description="write a policy over skills"),
+    }
+    return Built(servicer=CodegenServicer(context), handlers=handlers, warmup=load_model)
 
 
 SERVICE = Service(
-    info=service_info("codegen"),
+    info=INFO,
     settings_cls=CodegenSettings,
     add_servicer=pb_grpc.add_CodegenServiceServicer_to_server,
     build=build,

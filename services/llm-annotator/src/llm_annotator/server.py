@@ -7,14 +7,12 @@ hash does not match is refused and the service stays NOT_SERVING with the reason
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from llm_annotator.annotate import run_annotation
 from llm_annotator.cache import ResponseCache
 from llm_annotator.config import AnnotatorSettings
 from llm_annotator.judge import Judge
 from llm_annotator.metrics import AnnotatorMetrics
-from llm_annotator.plan import LlmChoice, plan_from_request
+from llm_annotator.plan import plan_from_request
 from llm_annotator.prompts import load_prompt
 from llm_annotator.servicer import ANNOTATE_DATASET, AnnotatorServicer
 from maestro.annotator.v1 import annotator_pb2 as pb
@@ -23,23 +21,10 @@ from maestro_common import runtime
 from maestro_common.catalog import service_info
 from maestro_common.errors import Unavailable
 from maestro_common.jobs import HandlerSpec, JobContext
-from maestro_common.llm import LlmClient, LlmConfig, make_client
+from maestro_common.llm import LlmClient, make_client
 from maestro_common.runtime import Built, Service, ServiceContext
-from maestro_common.settings import maestro_home
 
 INFO = service_info("llm-annotator")
-
-
-def llm_config(settings: AnnotatorSettings, choice: LlmChoice | None = None) -> LlmConfig:
-    """The service's LLM, or the endpoint a request chose."""
-    common = dict(api_key=settings.llm_api_key or None, max_concurrency=settings.llm_max_concurrency,
-                  timeout_s=settings.llm_timeout_s, max_retries=settings.llm_max_retries, n_ctx=settings.llm_n_ctx,
-                  n_threads=settings.llm_n_threads or None,
-                  cache_dir=Path(settings.model_cache_dir) if settings.model_cache_dir else maestro_home() / "models")
-    if choice is not None and choice.base_url:
-        return LlmConfig(backend="openai", model=choice.model, base_url=choice.base_url, **common)
-    return LlmConfig(backend=settings.llm_backend, model=settings.llm_model, base_url=settings.llm_base_url or None,
-                     **common)
 
 
 def build(context: ServiceContext) -> Built:
@@ -49,13 +34,13 @@ def build(context: ServiceContext) -> Built:
     loaded: dict[str, LlmClient] = {}
 
     def load_model() -> None:
-        loaded["default"] = make_client(llm_config(settings))
+        loaded["default"] = make_client(settings.llm_config())
 
     def annotate_dataset(job: JobContext) -> None:
         request = pb.AnnotateDatasetRequest.FromString(job.request)
         plan, judge_settings, choice = plan_from_request(request, settings, context.artifacts)
         if choice.base_url:
-            client = make_client(llm_config(settings, choice))
+            client = make_client(settings.llm_config(base_url=choice.base_url, model=choice.model))
         elif "default" in loaded:
             client = loaded["default"]
         else:

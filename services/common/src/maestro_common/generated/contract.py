@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 SKILL_NAMES: tuple[str, ...] = ("Discoverer", "Descender", "Ascender", "Worshipper", "Merchant")
 """The five skills, in the index order used for the skill one-hot."""
@@ -45,7 +45,7 @@ ALLOWED_METHODS: tuple[str, ...] = (
     # str
     "startswith", "endswith", "lower", "upper", "strip", "lstrip", "rstrip", "split", "find", "isdigit",
     # list
-    "append", "extend", "insert", "remove", "index", "sort", "reverse",
+    "append", "insert", "remove", "index", "sort", "reverse",
     # dict
     "get", "keys", "values", "items", "setdefault", "update",
     # shared by several
@@ -166,3 +166,25 @@ def contract_doc(role: str) -> str:
               "  - Each call has a step budget (loop iterations plus function calls); keep loops short.",
               "  - No input or output: return the answer; do not print."]
     return "\n".join(lines)
+
+
+BASE_SNAPSHOT = Snapshot(depth=1, dungeon_number=0, branch="Dungeons of Doom", level_number=1, turn=1, gold=0,
+                         xp_level=1, hp=14, max_hp=14, hunger="Not Hungry", kills=0, new_items=0)
+"""The first turn of a game: what `make_snapshot` starts from."""
+
+
+def make_snapshot(**changes: object) -> Snapshot:
+    """A Snapshot of the first turn with `changes` (for unit tests of generated code)."""
+    return replace(BASE_SNAPSHOT, **changes)
+
+
+def make_context(now: Snapshot | None = None, start: Snapshot | None = None, **changes: object) -> SkillContext:
+    """A SkillContext at `now` for a skill started at `start` (default: now); other fields from `changes`
+    (defaults: no message, no preconditions, one down staircase seen, skill_turns 500, random 0.5)."""
+    now = now or BASE_SNAPSHOT
+    start = start or now
+    fields = dict(now=now, at_skill_start=start, turns_since_skill_start=now.turn - start.turn, message="",
+                  merchant_precondition=False, worshipper_precondition=False, downstairs_seen=1,
+                  active_skill="", skill_turns=500, random=0.5)
+    fields.update(changes)
+    return SkillContext(**fields)  # type: ignore[arg-type]

@@ -35,6 +35,8 @@ MAX_CODE_BYTES = 20_000
 """Longest code accepted, in UTF-8 bytes."""
 MAX_AST_NODES = 5_000
 """Most AST nodes accepted."""
+MAX_AST_DEPTH = 100
+"""Deepest nesting of AST nodes accepted (keeps checking, compiling and running far from recursion limits)."""
 MAX_FORMAT_WIDTH = 100
 """Largest number allowed in an f-string format spec (a huge width would build a huge string)."""
 
@@ -224,6 +226,8 @@ def _walk(node: ast.AST, allowed_names: set[str], depth: int, issues: list[Valid
             _walk(child, allowed_names, depth + 1, issues)
         return
     issues.extend(_check_node(node, allowed_names))
+    if type(node) in _FORBIDDEN_NAMES or not isinstance(node, _ALLOWED_NODES):
+        return  # one issue per rejected construct, none for its insides
     for child in ast.iter_child_nodes(node):
         _walk(child, allowed_names, depth, issues)
 
@@ -249,10 +253,27 @@ def parse_checked(code: str) -> tuple[ast.Module | None, list[ValidationIssue]]:
     except SyntaxError as error:
         return None, [ValidationIssue(error.lineno or 0, max((error.offset or 1) - 1, 0),
                                       f"syntax error: {error.msg}")]
-    count = sum(1 for _ in ast.walk(tree))
+    except (RecursionError, MemoryError):
+        return None, [ValidationIssue(0, 0, "code is nested too deeply to parse; split long expressions")]
+    count, depth = _size_and_depth(tree)
     if count > MAX_AST_NODES:
         return None, [ValidationIssue(0, 0, f"code has {count} syntax nodes; the limit is {MAX_AST_NODES}")]
+    if depth > MAX_AST_DEPTH:
+        return None, [ValidationIssue(0, 0, f"code is nested {depth} syntax levels deep; the limit is "
+                                            f"{MAX_AST_DEPTH}; split long expressions")]
     return tree, []
+
+
+def _size_and_depth(tree: ast.AST) -> tuple[int, int]:
+    """Node count and nesting depth of `tree`, without recursion."""
+    count, deepest = 0, 0
+    pending = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        count += 1
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return count, deepest
 
 
 def validate(code: str, role: str) -> list[ValidationIssue]:
