@@ -12,6 +12,9 @@ from maestro_common.runtime import serve
 
 # Services under test answer with the tiny embedded model unless a test says otherwise.
 os.environ.setdefault("MAESTRO_LLM_MODEL", TINY_EMBEDDED_MODEL)
+# One llama.cpp thread per embedded model: several services may hold a model at once in a test run,
+# and spinning thread pools on 2 cores slow each other down badly.
+os.environ.setdefault("MAESTRO_LLM_N_THREADS", "1")
 
 
 @pytest.fixture
