@@ -45,7 +45,11 @@ def test_run_tests_passes_and_fails_with_the_trace(stub):
                                                role=pb.CODE_ROLE_POLICY))
     assert not failing.passed and "AssertionError" in failing.stderr
     smoke = stub.RunTests(pb.RunTestsRequest(code=DESCENDER, role=pb.CODE_ROLE_SKILL_FUNCTIONS))
-    assert smoke.passed and "termination on the first turn -> False" in smoke.stdout
+    assert smoke.passed and "termination on one level deeper than at the start -> True" in smoke.stdout
+    broken = "def initiation(ctx):\n    return ctx.merchant_precondition and ctx.new_items > 0\n\n" \
+             "def termination(ctx):\n    return False\n"
+    crash = stub.RunTests(pb.RunTestsRequest(code=broken, role=pb.CODE_ROLE_SKILL_FUNCTIONS))
+    assert not crash.passed and "new_items" in crash.stderr
 
 
 def test_the_test_code_is_contained_by_the_sandbox(stub):

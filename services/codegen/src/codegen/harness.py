@@ -4,7 +4,8 @@ The sandbox gets three files: the code, the test, and an entry script that puts 
 library on the path, validates and loads the code with the restricted loader, and then runs the
 test with `select_skill` (policies) or `initiation`/`termination` (skill functions) and the
 contract's helpers (`Snapshot`, `SkillContext`, `make_snapshot`, `make_context`) in scope. With no
-test, skill functions get a smoke run on a first-turn context.
+test, skill functions get a smoke run over a few typical situations (first turn, each precondition,
+deeper, higher, many turns later), which catches crashes and non-bool answers, not wrong logic.
 """
 
 from __future__ import annotations
@@ -37,10 +38,18 @@ if test.strip():
     if callable(scope.get("test")):
         scope["test"]()
 elif {role!r} != "policy":
-    context = make_context()
-    for name in ("initiation", "termination"):
-        value = scope[name](context)
-        print(name, "on the first turn ->", value)
+    start = make_snapshot(depth=2, turn=100)
+    situations = {{
+        "the first turn": make_context(),
+        "a shopkeeper and new items near": make_context(merchant_precondition=True, now=make_snapshot(new_items=1)),
+        "an altar and new items near": make_context(worshipper_precondition=True, now=make_snapshot(new_items=1)),
+        "one level deeper than at the start": make_context(now=make_snapshot(depth=3, turn=150), start=start),
+        "one level higher than at the start": make_context(now=make_snapshot(depth=1, turn=150), start=start),
+        "20000 turns after the start": make_context(now=make_snapshot(depth=2, turn=20100), start=start),
+    }}
+    for situation, context in situations.items():
+        for name in ("initiation", "termination"):
+            print(name, "on", situation, "->", scope[name](context))
 print({marker!r})
 '''
 
