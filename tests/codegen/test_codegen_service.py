@@ -52,6 +52,17 @@ def test_run_tests_passes_and_fails_with_the_trace(stub):
     assert not crash.passed and "new_items" in crash.stderr
 
 
+def test_generated_skill_functions_are_held_to_the_golden_answers():
+    from codegen.harness import run_generated
+
+    wrong = run_generated("skill_functions", DESCENDER, "", skill="Ascender")
+    assert not wrong.passed and "should return True" in wrong.stderr  # Ascender must end when it went up
+    good = DESCENDER.replace("return ctx.now.depth > ctx.at_skill_start.depth",
+                             "return ctx.now.depth > ctx.at_skill_start.depth or ctx.merchant_precondition "
+                             "or ctx.worshipper_precondition")
+    assert run_generated("skill_functions", good, "", skill="Descender").passed
+
+
 def test_the_test_code_is_contained_by_the_sandbox(stub):
     attack = "def test():\n    while True:\n        pass\n"
     result = stub.RunTests(pb.RunTestsRequest(code=POLICY, test_code=attack, role=pb.CODE_ROLE_POLICY,

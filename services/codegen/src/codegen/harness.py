@@ -4,8 +4,8 @@ The sandbox gets three files: the code, the test, and an entry script that puts 
 library on the path, validates and loads the code with the restricted loader, and then runs the
 test with `select_skill` (policies) or `initiation`/`termination` (skill functions) and the
 contract's helpers (`Snapshot`, `SkillContext`, `make_snapshot`, `make_context`) in scope. With no
-test, skill functions get a smoke run over a few typical situations (first turn, each precondition,
-deeper, higher, many turns later), which catches crashes and non-bool answers, not wrong logic.
+test, skill functions are run through the golden situations of `codegen.golden` (the start, deeper,
+higher, N and 20 x N turns later, each precondition) and every wrong answer is reported.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import maestro_common
+from codegen.golden import EXPECTED, SITUATIONS
 from codegen.sandbox import SandboxLimits, SandboxResult, run_python
 
 LIBRARY_ROOT = str(Path(maestro_common.__file__).resolve().parents[1])
@@ -30,7 +31,7 @@ scope = dict(SKILL_NAMES=SKILL_NAMES, SkillContext=SkillContext, Snapshot=Snapsh
 if {role!r} == "policy":
     scope["select_skill"] = load_policy(code)
 else:
-    functions = load_skill_functions({{{skill!r}: code}})[{skill!r}]
+    functions = load_skill_functions({{{load_name!r}: code}})[{load_name!r}]
     scope.update(initiation=functions.initiation, termination=functions.termination)
 test = open("test_generated.py").read()
 if test.strip():
@@ -38,26 +39,28 @@ if test.strip():
     if callable(scope.get("test")):
         scope["test"]()
 elif {role!r} != "policy":
-    start = make_snapshot(depth=2, turn=100)
-    situations = {{
-        "the first turn": make_context(),
-        "a shopkeeper and new items near": make_context(merchant_precondition=True, now=make_snapshot(new_items=1)),
-        "an altar and new items near": make_context(worshipper_precondition=True, now=make_snapshot(new_items=1)),
-        "one level deeper than at the start": make_context(now=make_snapshot(depth=3, turn=150), start=start),
-        "one level higher than at the start": make_context(now=make_snapshot(depth=1, turn=150), start=start),
-        "20000 turns after the start": make_context(now=make_snapshot(depth=2, turn=20100), start=start),
-    }}
-    for situation, context in situations.items():
-        for name in ("initiation", "termination"):
-            print(name, "on", situation, "->", scope[name](context))
+    wrong = []
+    for situation, fields in {situations!r}.items():
+        fields = dict(fields)
+        context = make_context(now=make_snapshot(**fields.pop("now")), start=make_snapshot(**fields.pop("start")),
+                               **fields)
+        for name, expected in zip(("initiation", "termination"), {expected!r}.get(situation, (None, None))):
+            value = scope[name](context)
+            print(name, "on", situation, "->", value)
+            if expected is not None and value != expected:
+                wrong.append(f"{{name}}(ctx) returned {{value}} on {{situation}}; it should return {{expected}}")
+    if wrong:
+        sys.exit("wrong answers:\\n" + "\\n".join(wrong))
 print({marker!r})
 '''
 
 
 def run_generated(role: str, code: str, test_code: str, limits: SandboxLimits | None = None, *,
-                  skill: str = "Discoverer") -> SandboxResult:
-    """Run `test_code` against `code` (role "policy", or "skill_functions" of `skill`) in the sandbox."""
-    entry = ENTRY.format(library=LIBRARY_ROOT, role=role, marker=PASSED_MARKER, skill=skill)
+                  skill: str = "") -> SandboxResult:
+    """Run `test_code` against `code` (role "policy", or "skill_functions") in the sandbox. With a
+    `skill` name, skill functions are also held to that skill's golden answers."""
+    entry = ENTRY.format(library=LIBRARY_ROOT, role=role, marker=PASSED_MARKER, load_name=skill or "Discoverer",
+                         situations=SITUATIONS, expected=EXPECTED.get(skill, {}))
     files = {"generated.py": code, "test_generated.py": test_code, "main.py": entry}
     return run_python(files, "main.py", limits or SandboxLimits())
 
@@ -68,7 +71,7 @@ def problems_of(result: SandboxResult) -> list[str]:
     if result.limit_hit != "none":
         problems.append(f"the run hit its {result.limit_hit} limit")
     if result.exit_status != 0:
-        tail = result.stderr.strip().splitlines()[-6:]
+        tail = result.stderr.strip().splitlines()[-12:]
         problems.append(f"the run failed (exit status {result.exit_status}):\n" + "\n".join(tail))
     elif PASSED_MARKER not in result.stdout:
         problems.append("the test did not finish")

@@ -38,7 +38,7 @@ def _problems(code: str, role: str) -> list[str]:
 
 
 def _run(role: str, code: str, test_code: str, skill: str = "") -> RunOutcome:
-    result = run_generated(role, code, test_code, skill=skill or "Discoverer")
+    result = run_generated(role, code, test_code, skill=skill)
     return RunOutcome(problems_of(result), result.stdout + ("\n" + result.stderr if result.stderr else ""))
 
 
