@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from codegen.generate import PROMPT_VERSION
 from codegen.generate_job import GENERATE_POLICY, GENERATE_SKILL_FUNCTIONS, policy_goal, skills_from_request
 from codegen.harness import problems_of, run_generated
 from codegen.sandbox import SandboxLimits
@@ -75,7 +76,8 @@ class CodegenServicer(JobRpcs, pb_grpc.CodegenServiceServicer):
     @staticmethod
     def _check_generation(request) -> None:
         require_range("max_refinements", request.max_refinements, 1, 10, zero_means="3")
-        if request.prompt_version not in ("", "v1"):
-            raise InvalidArgument("prompt_version", f"unknown version {request.prompt_version!r}; available: v1")
+        if request.prompt_version not in ("", PROMPT_VERSION):
+            raise InvalidArgument("prompt_version",
+                                  f"unknown version {request.prompt_version!r}; available: {PROMPT_VERSION}")
         if request.llm.base_url and not request.llm.model:
             raise InvalidArgument("llm.model", "required with llm.base_url: the model name that server serves")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -56,9 +55,6 @@ def open_channel(address: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_
         ("grpc.max_send_message_length", max_message_bytes),
     ])
     return grpc.intercept_channel(channel, _DefaultDeadline(timeout))
-
-
-StubT = TypeVar("StubT")
 
 
 def health_status(channel: grpc.Channel, service: str = "", timeout: float = 2.0) -> str:
