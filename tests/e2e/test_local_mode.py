@@ -53,7 +53,7 @@ def test_main_job_collects_and_summarises(local_env, tmp_path):
     env, base = local_env
     assert _maestro("up", "--base-port", str(base), env=env).returncode == 0
     run = _maestro("run", "--episodes", "2", "--max-steps", "250", "--envs", "2", "--pairs", "2", env=env)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == 0, (run.returncode, run.stdout[-3000:], run.stderr[-3000:])
     assert "episodes  2" in run.stdout and "main job finished" in run.stdout
     for skill in ("Discoverer", "Descender", "Ascender", "Worshipper", "Merchant"):
         assert any(line.startswith(skill) for line in run.stdout.splitlines()), run.stdout

@@ -17,6 +17,10 @@ local/logs/, job databases per service, artifacts in artifacts/. Set MAESTRO_<SE
 (e.g. MAESTRO_SKILL_LEARNER_ADDRESS=host:50054) to talk to services elsewhere."""
 
 
+_OPEN_CHANNELS: list = []
+"""Channels the command opened; closed before exit so no gRPC thread outlives the interpreter."""
+
+
 def _stub(name: str):
     from maestro.annotator.v1 import annotator_pb2_grpc
     from maestro.codegen.v1 import codegen_pb2_grpc
@@ -33,7 +37,9 @@ def _stub(name: str):
         "skill-learner": skill_learner_pb2_grpc.SkillLearnerServiceStub,
         "evaluator": evaluator_pb2_grpc.EvaluatorServiceStub,
     }
-    return stubs[name](open_channel(service_address(service_info(name))))
+    channel = open_channel(service_address(service_info(name)))
+    _OPEN_CHANNELS.append(channel)
+    return stubs[name](channel)
 
 
 def _pb(name: str):
@@ -388,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        while _OPEN_CHANNELS:
+            _OPEN_CHANNELS.pop().close()
 
 
 if __name__ == "__main__":
