@@ -4,6 +4,8 @@ the transcript kept)."""
 
 from __future__ import annotations
 
+import urllib.request
+
 import grpc
 import pytest
 
@@ -27,8 +29,21 @@ TERMINAL = (common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED, common_
 
 
 @pytest.fixture
-def stub(start_service):
-    return pb_grpc.CodegenServiceStub(open_channel(start_service("codegen").address, timeout=60))
+def service(start_service):
+    return start_service("codegen")
+
+
+@pytest.fixture
+def stub(service):
+    return pb_grpc.CodegenServiceStub(open_channel(service.address, timeout=60))
+
+
+def test_sandbox_runs_are_counted_in_the_metrics(stub, service):
+    stub.RunTests(pb.RunTestsRequest(code=POLICY, role=pb.CODE_ROLE_POLICY, test_code=POLICY_TEST))
+    with urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    assert 'maestro_codegen_sandbox_runs_total{limit="none",outcome="passed"} 1.0' in text
+    assert "maestro_codegen_sandbox_seconds_count 1.0" in text
 
 
 def test_validate_code_lists_the_offending_constructs(stub):
@@ -89,6 +104,9 @@ def test_bad_run_tests_requests(stub, request_, field):
     (pb.GeneratePolicyRequest(kind=pb.POLICY_KIND_UNSPECIFIED), "kind"),
     (pb.GeneratePolicyRequest(kind=pb.POLICY_KIND_TRAINING, skills=[common_pb2.SkillSpec(name="Juggler")]),
      "skills[0].name"),
+    (pb.GeneratePolicyRequest(kind=pb.POLICY_KIND_TASK, task="reach the Mines", golden_suite="minetown"),
+     "golden_suite"),
+    (pb.GeneratePolicyRequest(kind=pb.POLICY_KIND_TRAINING, prompt_version="v9"), "prompt_version"),
 ])
 def test_bad_generation_requests(stub, request_, field):
     with pytest.raises(grpc.RpcError) as error:

@@ -86,3 +86,37 @@ def test_a_model_that_never_passes_ends_with_the_best_attempt_and_the_transcript
     result: Generation = generator.policy("alternate", [("Descender", "go down")], [])
     assert (result.passed, result.rounds, result.code) == (False, 3, "p")
     assert len([m for m in result.transcript if m["role"] == "assistant"]) == 6
+
+
+def test_golden_problems_go_back_to_the_llm_before_its_own_test_is_judged():
+    answers = [_py("wrong") + _py("t1"), _py("right") + _py("t2"), "yes"]
+    generator, client = _generator(answers)
+    seen = []
+
+    def golden(code):
+        seen.append(code)
+        return ["seed 0: went down to depth 9; the maximum depth is at most 4"] if code == "wrong" else []
+
+    result = generator.policy("alternate", [("Descender", "go down")], [], golden=golden)
+    assert (result.passed, result.rounds, result.code, result.golden_problems) == (True, 2, "right", [])
+    assert seen == ["wrong", "right"]
+    feedback = result.transcript[3]["content"]
+    assert "simulated episodes" in feedback and "at most 4" in feedback
+
+
+def test_a_policy_that_never_passes_the_golden_checks_keeps_them_in_the_result():
+    answers = [_py("wrong") + _py("t")] * 2
+    generator, client = _generator(answers, settings=GenerationSettings(max_refinements=1))
+    result = generator.policy("alternate", [], [], golden=lambda code: ["never entered the Mines"])
+    assert (result.passed, result.rounds, result.golden_problems) == (False, 2, ["never entered the Mines"])
+    assert len(client.temperatures) == 2  # no trace check was asked for code that failed the golden checks
+
+
+def test_finished_generations_are_reported_and_prompt_sets_are_selectable():
+    finished = []
+    generator, client = _generator([_py("good"), _py("good")],
+                                   settings=GenerationSettings(prompt_version="v1", first_temperature=0.7))
+    generator.on_finish = lambda *args: finished.append(args)
+    generator.skill_functions("Descender", "go down")
+    assert finished == [("skill_functions", True, 1, 10, 5)]
+    assert client.temperatures == [0.7]

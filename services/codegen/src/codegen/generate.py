@@ -20,10 +20,14 @@ from codegen.extract import code_blocks
 from maestro_common.llm.completion import LlmClient
 
 RETRY_TEMPERATURE = 0.7
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
+"""The prompt set used unless a request names another."""
+PROMPT_VERSIONS = ("v1", "v2")
+"""Every prompt set shipped (artifacts record which one wrote them)."""
 
 
 def load_prompts(name: str, version: str = PROMPT_VERSION) -> dict:
+    """Prompt texts `name` of prompt set `version` (codegen/prompts/<version>/<name>.json)."""
     return json.loads((resources.files("codegen") / "prompts" / version / f"{name}.json").read_text())
 
 
@@ -45,6 +49,8 @@ class Generation:
     transcript: list[dict] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    golden_problems: list[str] = field(default_factory=list)
+    """What the golden checks found in the last attempt that reached them (empty = passed or none)."""
 
 
 @dataclass(frozen=True)
@@ -54,21 +60,32 @@ class GenerationSettings:
     max_tokens: int = 1024
     """Generation budget of one answer."""
     seed: int = 0
+    """Seed of the first answer; round k uses seed + k."""
+    prompt_version: str = PROMPT_VERSION
+    """Which prompt set writes the code (one of PROMPT_VERSIONS)."""
+    first_temperature: float = 0.0
+    """Temperature of the first answer (0 = greedy); retries always sample at RETRY_TEMPERATURE."""
 
 
 class Generator:
     def __init__(self, client: LlmClient, settings: GenerationSettings,
                  validate: Callable[[str, str], list[str]], run: Callable[..., RunOutcome],
-                 contract: Callable[[str], str]):
+                 contract: Callable[[str], str], on_finish: Callable[[str, bool, int, int, int], None] | None = None):
         """`validate(code, role)` -> problems; `run(role, code, test_code, skill=...)` -> RunOutcome (sandbox);
-        `contract(role)` -> the contract text for the prompt."""
+        `contract(role)` -> the contract text for the prompt; `on_finish(role, passed, rounds, prompt_tokens,
+        completion_tokens)` is told of every finished generation (metrics)."""
         self.client, self.settings = client, settings
         self.validate, self.run, self.contract = validate, run, contract
+        self.on_finish = on_finish or (lambda *args: None)
+
+    def _finish(self, role: str, result: Generation) -> Generation:
+        self.on_finish(role, result.passed, result.rounds, result.prompt_tokens, result.completion_tokens)
+        return result
 
     # -- one LLM turn ---------------------------------------------------------------------------
 
     def _ask(self, messages: list[dict], result: Generation, round_: int, max_tokens: int | None = None) -> str:
-        temperature = 0.0 if round_ == 0 else RETRY_TEMPERATURE
+        temperature = self.settings.first_temperature if round_ == 0 else RETRY_TEMPERATURE
         completion = self.client.chat(messages, max_tokens=max_tokens or self.settings.max_tokens,
                                       temperature=temperature, seed=self.settings.seed + round_)
         result.prompt_tokens += completion.prompt_tokens
@@ -79,7 +96,12 @@ class Generator:
     # -- skill functions ------------------------------------------------------------------------
 
     def skill_functions(self, name: str, description: str) -> Generation:
-        prompts = load_prompts("skill_functions")
+        """initiation/termination for one skill, refined until the validator, the smoke run and the golden
+        answers of that skill pass, or the round budget ends."""
+        return self._finish("skill_functions", self._skill_functions(name, description))
+
+    def _skill_functions(self, name: str, description: str) -> Generation:
+        prompts = load_prompts("skill_functions", self.settings.prompt_version)
         messages = [{"role": "system", "content": prompts["system"]},
                     {"role": "user", "content": prompts["user"].format(contract=self.contract("skill_functions"),
                                                                        name=name, description=description)}]
@@ -101,8 +123,15 @@ class Generator:
 
     # -- policies over skills -------------------------------------------------------------------
 
-    def policy(self, goal: str, skills: list[tuple[str, str]], hints: list[str]) -> Generation:
-        prompts = load_prompts("policy")
+    def policy(self, goal: str, skills: list[tuple[str, str]], hints: list[str],
+               golden: Callable[[str], list[str]] | None = None) -> Generation:
+        """`golden(code)` -> problems: exact checks run (in the sandbox) before the LLM's own test; a
+        policy passes only when they, the test and the LLM's reading of the trace all pass."""
+        return self._finish("policy", self._policy(goal, skills, hints, golden))
+
+    def _policy(self, goal: str, skills: list[tuple[str, str]], hints: list[str],
+                golden: Callable[[str], list[str]] | None) -> Generation:
+        prompts = load_prompts("policy", self.settings.prompt_version)
         skill_text = "\n".join(f"- {name}: {description}" for name, description in skills)
         user = prompts["user"].format(contract=self.contract("policy"), skills=skill_text, goal=goal,
                                       hints="\n".join(f"- {h}" for h in hints) or "- (none)")
@@ -118,6 +147,15 @@ class Generator:
                                  + "\nRewrite it and reply with the policy and the test in two ```python blocks."})
                 continue
             result.code, result.test_code = code, test_code
+            golden_problems = golden(code) if golden else []
+            if golden_problems:
+                result.golden_problems = golden_problems
+                listed = "\n".join(f"- {p}" for p in golden_problems)
+                feedback = (prompts["golden_failed"].format(problems=listed) if "golden_failed" in prompts
+                            else prompts["rewrite"].format(trace=listed))  # prompt sets before v2
+                messages.append({"role": "user", "content": feedback})
+                continue
+            result.golden_problems = []
             run = self.run("policy", code, test_code, skill="")
             trace = run.output[-4000:]
             if not run.problems:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codegen.generate import PROMPT_VERSION, Generation, Generator
+from codegen.generate import Generation, Generator
+from codegen.golden_policy import SUITES
 from maestro.codegen.v1 import codegen_pb2 as pb
 from maestro_common.artifacts import ArtifactStore
 from maestro_common.errors import FailedPrecondition, InvalidArgument
@@ -25,7 +26,8 @@ GENERATE_POLICY = "GeneratePolicy"
 
 TRAINING_GOAL = ("choose skills during training so that every skill is practised: Discoverer first, then Descender "
                  "down to a randomly chosen maximum depth between 2 and 4, then Ascender back up to depth 1, and "
-                 "repeat; Merchant or Worshipper whenever they are available")
+                 "repeat, with Discoverer exploring each level reached before the next Descender or Ascender; "
+                 "Merchant or Worshipper whenever they are available")
 TRAINING_HINTS = ("store the chosen maximum depth and the current direction in `state`",
                   "use ctx.random to draw the maximum depth when a descent starts",
                   "`available` already lists only the skills whose initiation holds")
@@ -53,6 +55,16 @@ def skills_from_request(specs, *, field: str = "skills") -> list[SkillRequest]:
         require_text(f"{field}[{index}].description", spec.description, max_len=4000)
         result.append(SkillRequest(name, spec.description.strip() or skill_by_name(name).description))
     return result
+
+
+def golden_suite(request: pb.GeneratePolicyRequest) -> str:
+    """The golden suite a policy request is held to: its `golden_suite`, else "training" for pi_T, else none."""
+    name = request.golden_suite.strip()
+    if name and name not in SUITES:
+        raise InvalidArgument("golden_suite", f"unknown suite {name!r}; known: {', '.join(sorted(SUITES))}")
+    if not name and request.kind == pb.POLICY_KIND_TRAINING:
+        return "training"
+    return name
 
 
 def policy_goal(request: pb.GeneratePolicyRequest) -> tuple[str, list[str]]:
@@ -90,8 +102,8 @@ def run_skill_functions(job: JobContext, skills: list[SkillRequest], generator: 
         if not generation.passed:
             failed.append(skill.name)
     if code:
-        artifact = code_artifact("skill_functions", code, model=model, prompt_version=PROMPT_VERSION, tests="",
-                                 transcript=transcript)
+        artifact = code_artifact("skill_functions", code, model=model, tests="", transcript=transcript,
+                                 prompt_version=generator.settings.prompt_version)
         job.add_output("skill_functions", store.put_json(artifact, name="skill-functions.json"))
     else:
         job.add_output("transcript", store.put_json(transcript, name="transcript.json"))
@@ -103,15 +115,17 @@ def run_skill_functions(job: JobContext, skills: list[SkillRequest], generator: 
 
 
 def run_policy(job: JobContext, goal: str, hints: list[str], skills: list[SkillRequest], generator: Generator,
-               store: ArtifactStore, model: str) -> None:
+               store: ArtifactStore, model: str, golden: str = "", golden_check=None) -> None:
+    """`golden`: the suite's name (recorded), `golden_check(code)` -> problems (run in the sandbox)."""
     job.report_progress(0, 1, unit="policies", stage="generating", message=goal[:60])
-    generation = generator.policy(goal, [(s.name, s.description) for s in skills], hints)
+    generation = generator.policy(goal, [(s.name, s.description) for s in skills], hints, golden=golden_check)
     job.set_metrics({"rounds": generation.rounds, "passed": float(generation.passed),
                      "tokens": generation.prompt_tokens + generation.completion_tokens})
-    transcript = [{**_summary(generation), "messages": generation.transcript}]
+    transcript = [{**_summary(generation), "golden_suite": golden, "golden_problems": generation.golden_problems,
+                   "messages": generation.transcript}]
     if generation.code:
-        artifact = code_artifact("policy", generation.code, model=model, prompt_version=PROMPT_VERSION,
-                                 tests=generation.test_code, transcript=transcript)
+        artifact = code_artifact("policy", generation.code, model=model, tests=generation.test_code,
+                                 transcript=transcript, prompt_version=generator.settings.prompt_version)
         job.add_output("policy", store.put_json(artifact, name="policy.json"))
     else:
         job.add_output("transcript", store.put_json(transcript, name="transcript.json"))

@@ -10,6 +10,7 @@ higher, N and 20 x N turns later, each precondition) and every wrong answer is r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import maestro_common
@@ -17,7 +18,9 @@ from codegen.golden import EXPECTED, SITUATIONS
 from codegen.sandbox import SandboxLimits, SandboxResult, run_python
 
 LIBRARY_ROOT = str(Path(maestro_common.__file__).resolve().parents[1])
+CODEGEN_ROOT = str(Path(__file__).resolve().parents[1])
 PASSED_MARKER = "ALL TESTS PASSED"
+GOLDEN_MARKER = "GOLDEN PROBLEMS:"
 
 ENTRY = '''
 import sys
@@ -63,6 +66,29 @@ def run_generated(role: str, code: str, test_code: str, limits: SandboxLimits | 
                          situations=SITUATIONS, expected=EXPECTED.get(skill, {}))
     files = {"generated.py": code, "test_generated.py": test_code, "main.py": entry}
     return run_python(files, "main.py", limits or SandboxLimits())
+
+
+GOLDEN_ENTRY = '''
+import json
+import sys
+sys.path[:0] = [{library!r}, {codegen!r}]
+from codegen.golden_policy import run_suite
+from maestro_common.generated.loader import load_policy
+
+problems = run_suite({suite!r}, load_policy(open("generated.py").read()))
+print({marker!r} + json.dumps(problems))
+'''
+
+
+def run_policy_golden(code: str, suite: str, limits: SandboxLimits | None = None) -> list[str]:
+    """Problems of a policy under golden suite `suite` (`codegen.golden_policy`), played in the
+    sandbox; a crash or a limit hit is a problem too. Empty = passed."""
+    entry = GOLDEN_ENTRY.format(library=LIBRARY_ROOT, codegen=CODEGEN_ROOT, suite=suite, marker=GOLDEN_MARKER)
+    result = run_python({"generated.py": code, "main.py": entry}, "main.py", limits or SandboxLimits())
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith(GOLDEN_MARKER) and result.exit_status == 0:
+            return [str(problem) for problem in json.loads(line[len(GOLDEN_MARKER):])]
+    return problems_of(result) or ["the golden check did not finish"]
 
 
 def problems_of(result: SandboxResult) -> list[str]:

@@ -8,16 +8,18 @@ here, and written as content-hashed code artifacts that the skill-learner and ev
 from __future__ import annotations
 
 from codegen.config import CodegenSettings
-from codegen.generate import GenerationSettings, Generator, RunOutcome
+from codegen.generate import PROMPT_VERSION, GenerationSettings, Generator, RunOutcome
 from codegen.generate_job import (
     GENERATE_POLICY,
     GENERATE_SKILL_FUNCTIONS,
+    golden_suite,
     policy_goal,
     run_policy,
     run_skill_functions,
     skills_from_request,
 )
-from codegen.harness import problems_of, run_generated
+from codegen.harness import problems_of, run_generated, run_policy_golden
+from codegen.metrics import CodegenMetrics
 from codegen.servicer import CodegenServicer
 from maestro.codegen.v1 import codegen_pb2 as pb
 from maestro.codegen.v1 import codegen_pb2_grpc as pb_grpc
@@ -37,14 +39,23 @@ def _problems(code: str, role: str) -> list[str]:
     return [str(issue) for issue in validate(code, role)]
 
 
-def _run(role: str, code: str, test_code: str, skill: str = "") -> RunOutcome:
-    result = run_generated(role, code, test_code, skill=skill)
-    return RunOutcome(problems_of(result), result.stdout + ("\n" + result.stderr if result.stderr else ""))
-
-
 def build(context: ServiceContext) -> Built:
     settings: CodegenSettings = context.settings
+    metrics = CodegenMetrics(context.registry)
     loaded: dict[str, LlmClient] = {}
+
+    def run_in_sandbox(role: str, code: str, test_code: str, skill: str = "") -> RunOutcome:
+        result = run_generated(role, code, test_code, skill=skill)
+        problems = problems_of(result)
+        metrics.sandbox_run(result, not problems)
+        return RunOutcome(problems, result.stdout + ("\n" + result.stderr if result.stderr else ""))
+
+    def golden_check(suite: str):
+        def check(code: str) -> list[str]:
+            problems = run_policy_golden(code, suite)
+            metrics.sandbox_runs.labels("passed" if not problems else "failed", "none").inc()
+            return problems
+        return check
 
     def load_model() -> None:
         loaded["default"] = make_client(settings.llm_config())
@@ -58,8 +69,8 @@ def build(context: ServiceContext) -> Built:
             raise Unavailable("codegen's model is still loading; retry shortly")
         options = GenerationSettings(max_refinements=request.max_refinements or settings.max_refinements,
                                      max_tokens=request.llm.max_tokens or settings.generation_max_tokens,
-                                     seed=request.llm.seed)
-        return Generator(client, options, _problems, _run, contract_doc), client
+                                     seed=request.llm.seed, prompt_version=request.prompt_version or PROMPT_VERSION)
+        return Generator(client, options, _problems, run_in_sandbox, contract_doc, on_finish=metrics.generation), client
 
     def release(client: LlmClient) -> None:
         if client is not loaded.get("default"):
@@ -76,10 +87,12 @@ def build(context: ServiceContext) -> Built:
     def generate_policy(job: JobContext) -> None:
         request = pb.GeneratePolicyRequest.FromString(job.request)
         goal, hints = policy_goal(request)
+        suite = golden_suite(request)
+        check = golden_check(suite) if suite else None
         generator, client = generator_for(request)
         try:
             run_policy(job, goal, hints, skills_from_request(request.skills), generator, context.artifacts,
-                       client.model)
+                       client.model, golden=suite, golden_check=check)
         finally:
             release(client)
 
@@ -87,7 +100,7 @@ def build(context: ServiceContext) -> Built:
         GENERATE_SKILL_FUNCTIONS: HandlerSpec(generate_skill_functions, description="write skill predicates"),
         GENERATE_POLICY: HandlerSpec(generate_policy, description="write a policy over skills"),
     }
-    return Built(servicer=CodegenServicer(context), handlers=handlers, warmup=load_model)
+    return Built(servicer=CodegenServicer(context, metrics), handlers=handlers, warmup=load_model)
 
 
 SERVICE = Service(

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from codegen.generate import PROMPT_VERSION
-from codegen.generate_job import GENERATE_POLICY, GENERATE_SKILL_FUNCTIONS, policy_goal, skills_from_request
+from codegen.generate import PROMPT_VERSIONS
+from codegen.generate_job import (
+    GENERATE_POLICY,
+    GENERATE_SKILL_FUNCTIONS,
+    golden_suite,
+    policy_goal,
+    skills_from_request,
+)
 from codegen.harness import problems_of, run_generated
+from codegen.metrics import CodegenMetrics
 from codegen.sandbox import SandboxLimits
 from maestro.codegen.v1 import codegen_pb2 as pb
 from maestro.codegen.v1 import codegen_pb2_grpc as pb_grpc
@@ -35,8 +42,8 @@ def _issues(issues) -> list[pb.ValidationIssue]:
 class CodegenServicer(JobRpcs, pb_grpc.CodegenServiceServicer):
     pb2 = pb
 
-    def __init__(self, context: ServiceContext):
-        self.context, self.jobs, self.settings = context, context.jobs, context.settings
+    def __init__(self, context: ServiceContext, metrics: CodegenMetrics):
+        self.context, self.jobs, self.settings, self.metrics = context, context.jobs, context.settings, metrics
 
     def ValidateCode(self, request, context):
         require_text("code", request.code, required=True, max_len=self.settings.max_code_chars)
@@ -54,7 +61,9 @@ class CodegenServicer(JobRpcs, pb_grpc.CodegenServiceServicer):
         for field, ceiling in MAX_LIMITS.items():
             require_range(f"limits.{field}", getattr(limits, field), 0, ceiling)
         result = run_generated(role, request.code, request.test_code, limits)
-        return pb.RunTestsResponse(passed=not problems_of(result), exit_status=result.exit_status,
+        passed = not problems_of(result)
+        self.metrics.sandbox_run(result, passed)
+        return pb.RunTestsResponse(passed=passed, exit_status=result.exit_status,
                                    stdout=result.stdout, stderr=result.stderr, wall_seconds=result.wall_seconds,
                                    cpu_seconds=result.cpu_seconds, limit_hit=LIMIT_HIT[result.limit_hit])
 
@@ -67,6 +76,7 @@ class CodegenServicer(JobRpcs, pb_grpc.CodegenServiceServicer):
 
     def GeneratePolicy(self, request, context):
         policy_goal(request)
+        golden_suite(request)
         skills_from_request(request.skills)
         self._check_generation(request)
         record = self.context.submit(GENERATE_POLICY, request.SerializeToString(),
@@ -76,8 +86,8 @@ class CodegenServicer(JobRpcs, pb_grpc.CodegenServiceServicer):
     @staticmethod
     def _check_generation(request) -> None:
         require_range("max_refinements", request.max_refinements, 1, 10, zero_means="3")
-        if request.prompt_version not in ("", PROMPT_VERSION):
-            raise InvalidArgument("prompt_version",
-                                  f"unknown version {request.prompt_version!r}; available: {PROMPT_VERSION}")
+        if request.prompt_version not in ("", *PROMPT_VERSIONS):
+            raise InvalidArgument("prompt_version", f"unknown version {request.prompt_version!r}; available: "
+                                  f"{', '.join(PROMPT_VERSIONS)}")
         if request.llm.base_url and not request.llm.model:
             raise InvalidArgument("llm.model", "required with llm.base_url: the model name that server serves")

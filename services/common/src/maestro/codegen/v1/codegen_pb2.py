@@ -25,55 +25,55 @@ _sym_db = _symbol_database.Default()
 from maestro.common.v1 import common_pb2 as maestro_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n maestro/codegen/v1/codegen.proto\x12\x12maestro.codegen.v1\x1a\x1emaestro/common/v1/common.proto\"\xbf\x01\n\x1dGenerateSkillFunctionsRequest\x12,\n\x06skills\x18\x01 \x03(\x0b\x32\x1c.maestro.common.v1.SkillSpec\x12+\n\x03llm\x18\x02 \x01(\x0b\x32\x1e.maestro.common.v1.LlmSettings\x12\x16\n\x0eprompt_version\x18\x03 \x01(\t\x12\x17\n\x0fmax_refinements\x18\x04 \x01(\x05\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"E\n\x1eGenerateSkillFunctionsResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\xc4\x02\n\x15GeneratePolicyRequest\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.maestro.codegen.v1.PolicyKind\x12\x0c\n\x04task\x18\x02 \x01(\t\x12,\n\x06skills\x18\x03 \x03(\x0b\x32\x1c.maestro.common.v1.SkillSpec\x12\x16\n\x0estrategy_hints\x18\x04 \x03(\t\x12\x37\n\x0fskill_functions\x18\x05 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12+\n\x03llm\x18\x06 \x01(\x0b\x32\x1e.maestro.common.v1.LlmSettings\x12\x16\n\x0eprompt_version\x18\x07 \x01(\t\x12\x17\n\x0fmax_refinements\x18\x08 \x01(\x05\x12\x12\n\nrequest_id\x18\t \x01(\t\"=\n\x16GeneratePolicyResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"z\n\rSandboxLimits\x12\x13\n\x0b\x63pu_seconds\x18\x01 \x01(\x01\x12\x14\n\x0cwall_seconds\x18\x02 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x03\x12\x14\n\x0coutput_bytes\x18\x04 \x01(\x03\x12\x12\n\nfile_bytes\x18\x05 \x01(\x03\"\x91\x01\n\x0fRunTestsRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\x04role\x18\x02 \x01(\x0e\x32\x1c.maestro.codegen.v1.CodeRole\x12\x11\n\ttest_code\x18\x03 \x01(\t\x12\x31\n\x06limits\x18\x04 \x01(\x0b\x32!.maestro.codegen.v1.SandboxLimits\"\xe8\x01\n\x10RunTestsResponse\x12\x0e\n\x06passed\x18\x01 \x01(\x08\x12\x13\n\x0b\x65xit_status\x18\x02 \x01(\x05\x12\x0e\n\x06stdout\x18\x03 \x01(\t\x12\x0e\n\x06stderr\x18\x04 \x01(\t\x12\x14\n\x0cwall_seconds\x18\x05 \x01(\x01\x12\x13\n\x0b\x63pu_seconds\x18\x06 \x01(\x01\x12/\n\tlimit_hit\x18\x07 \x01(\x0e\x32\x1c.maestro.codegen.v1.LimitHit\x12\x33\n\x06issues\x18\x08 \x03(\x0b\x32#.maestro.codegen.v1.ValidationIssue\"O\n\x13ValidateCodeRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\x04role\x18\x02 \x01(\x0e\x32\x1c.maestro.codegen.v1.CodeRole\"@\n\x0fValidationIssue\x12\x0c\n\x04line\x18\x01 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\"Z\n\x14ValidateCodeResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x33\n\x06issues\x18\x02 \x03(\x0b\x32#.maestro.codegen.v1.ValidationIssue\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x0eGetJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"8\n\x11\x43\x61ncelJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"=\n\x0fListJobsRequest\x12*\n\x05query\x18\x01 \x01(\x0b\x32\x1b.maestro.common.v1.JobQuery\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.maestro.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*Y\n\nPolicyKind\x12\x1b\n\x17POLICY_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14POLICY_KIND_TRAINING\x10\x01\x12\x14\n\x10POLICY_KIND_TASK\x10\x02*Z\n\x08\x43odeRole\x12\x19\n\x15\x43ODE_ROLE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43ODE_ROLE_SKILL_FUNCTIONS\x10\x01\x12\x14\n\x10\x43ODE_ROLE_POLICY\x10\x02*\xa5\x01\n\x08LimitHit\x12\x19\n\x15LIMIT_HIT_UNSPECIFIED\x10\x00\x12\x12\n\x0eLIMIT_HIT_NONE\x10\x01\x12\x11\n\rLIMIT_HIT_CPU\x10\x02\x12\x12\n\x0eLIMIT_HIT_WALL\x10\x03\x12\x14\n\x10LIMIT_HIT_MEMORY\x10\x04\x12\x14\n\x10LIMIT_HIT_OUTPUT\x10\x05\x12\x17\n\x13LIMIT_HIT_FILE_SIZE\x10\x06\x32\x8f\x06\n\x0e\x43odegenService\x12\x7f\n\x16GenerateSkillFunctions\x12\x31.maestro.codegen.v1.GenerateSkillFunctionsRequest\x1a\x32.maestro.codegen.v1.GenerateSkillFunctionsResponse\x12g\n\x0eGeneratePolicy\x12).maestro.codegen.v1.GeneratePolicyRequest\x1a*.maestro.codegen.v1.GeneratePolicyResponse\x12U\n\x08RunTests\x12#.maestro.codegen.v1.RunTestsRequest\x1a$.maestro.codegen.v1.RunTestsResponse\x12\x61\n\x0cValidateCode\x12\'.maestro.codegen.v1.ValidateCodeRequest\x1a(.maestro.codegen.v1.ValidateCodeResponse\x12O\n\x06GetJob\x12!.maestro.codegen.v1.GetJobRequest\x1a\".maestro.codegen.v1.GetJobResponse\x12W\n\x08WatchJob\x12#.maestro.codegen.v1.WatchJobRequest\x1a$.maestro.codegen.v1.WatchJobResponse0\x01\x12X\n\tCancelJob\x12$.maestro.codegen.v1.CancelJobRequest\x1a%.maestro.codegen.v1.CancelJobResponse\x12U\n\x08ListJobs\x12#.maestro.codegen.v1.ListJobsRequest\x1a$.maestro.codegen.v1.ListJobsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n maestro/codegen/v1/codegen.proto\x12\x12maestro.codegen.v1\x1a\x1emaestro/common/v1/common.proto\"\xbf\x01\n\x1dGenerateSkillFunctionsRequest\x12,\n\x06skills\x18\x01 \x03(\x0b\x32\x1c.maestro.common.v1.SkillSpec\x12+\n\x03llm\x18\x02 \x01(\x0b\x32\x1e.maestro.common.v1.LlmSettings\x12\x16\n\x0eprompt_version\x18\x03 \x01(\t\x12\x17\n\x0fmax_refinements\x18\x04 \x01(\x05\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"E\n\x1eGenerateSkillFunctionsResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\xda\x02\n\x15GeneratePolicyRequest\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.maestro.codegen.v1.PolicyKind\x12\x0c\n\x04task\x18\x02 \x01(\t\x12,\n\x06skills\x18\x03 \x03(\x0b\x32\x1c.maestro.common.v1.SkillSpec\x12\x16\n\x0estrategy_hints\x18\x04 \x03(\t\x12\x37\n\x0fskill_functions\x18\x05 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12+\n\x03llm\x18\x06 \x01(\x0b\x32\x1e.maestro.common.v1.LlmSettings\x12\x16\n\x0eprompt_version\x18\x07 \x01(\t\x12\x17\n\x0fmax_refinements\x18\x08 \x01(\x05\x12\x12\n\nrequest_id\x18\t \x01(\t\x12\x14\n\x0cgolden_suite\x18\n \x01(\t\"=\n\x16GeneratePolicyResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"z\n\rSandboxLimits\x12\x13\n\x0b\x63pu_seconds\x18\x01 \x01(\x01\x12\x14\n\x0cwall_seconds\x18\x02 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x03\x12\x14\n\x0coutput_bytes\x18\x04 \x01(\x03\x12\x12\n\nfile_bytes\x18\x05 \x01(\x03\"\x91\x01\n\x0fRunTestsRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\x04role\x18\x02 \x01(\x0e\x32\x1c.maestro.codegen.v1.CodeRole\x12\x11\n\ttest_code\x18\x03 \x01(\t\x12\x31\n\x06limits\x18\x04 \x01(\x0b\x32!.maestro.codegen.v1.SandboxLimits\"\xe8\x01\n\x10RunTestsResponse\x12\x0e\n\x06passed\x18\x01 \x01(\x08\x12\x13\n\x0b\x65xit_status\x18\x02 \x01(\x05\x12\x0e\n\x06stdout\x18\x03 \x01(\t\x12\x0e\n\x06stderr\x18\x04 \x01(\t\x12\x14\n\x0cwall_seconds\x18\x05 \x01(\x01\x12\x13\n\x0b\x63pu_seconds\x18\x06 \x01(\x01\x12/\n\tlimit_hit\x18\x07 \x01(\x0e\x32\x1c.maestro.codegen.v1.LimitHit\x12\x33\n\x06issues\x18\x08 \x03(\x0b\x32#.maestro.codegen.v1.ValidationIssue\"O\n\x13ValidateCodeRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\x04role\x18\x02 \x01(\x0e\x32\x1c.maestro.codegen.v1.CodeRole\"@\n\x0fValidationIssue\x12\x0c\n\x04line\x18\x01 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\"Z\n\x14ValidateCodeResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x33\n\x06issues\x18\x02 \x03(\x0b\x32#.maestro.codegen.v1.ValidationIssue\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x0eGetJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"8\n\x11\x43\x61ncelJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"=\n\x0fListJobsRequest\x12*\n\x05query\x18\x01 \x01(\x0b\x32\x1b.maestro.common.v1.JobQuery\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.maestro.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*Y\n\nPolicyKind\x12\x1b\n\x17POLICY_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14POLICY_KIND_TRAINING\x10\x01\x12\x14\n\x10POLICY_KIND_TASK\x10\x02*Z\n\x08\x43odeRole\x12\x19\n\x15\x43ODE_ROLE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43ODE_ROLE_SKILL_FUNCTIONS\x10\x01\x12\x14\n\x10\x43ODE_ROLE_POLICY\x10\x02*\xa5\x01\n\x08LimitHit\x12\x19\n\x15LIMIT_HIT_UNSPECIFIED\x10\x00\x12\x12\n\x0eLIMIT_HIT_NONE\x10\x01\x12\x11\n\rLIMIT_HIT_CPU\x10\x02\x12\x12\n\x0eLIMIT_HIT_WALL\x10\x03\x12\x14\n\x10LIMIT_HIT_MEMORY\x10\x04\x12\x14\n\x10LIMIT_HIT_OUTPUT\x10\x05\x12\x17\n\x13LIMIT_HIT_FILE_SIZE\x10\x06\x32\x8f\x06\n\x0e\x43odegenService\x12\x7f\n\x16GenerateSkillFunctions\x12\x31.maestro.codegen.v1.GenerateSkillFunctionsRequest\x1a\x32.maestro.codegen.v1.GenerateSkillFunctionsResponse\x12g\n\x0eGeneratePolicy\x12).maestro.codegen.v1.GeneratePolicyRequest\x1a*.maestro.codegen.v1.GeneratePolicyResponse\x12U\n\x08RunTests\x12#.maestro.codegen.v1.RunTestsRequest\x1a$.maestro.codegen.v1.RunTestsResponse\x12\x61\n\x0cValidateCode\x12\'.maestro.codegen.v1.ValidateCodeRequest\x1a(.maestro.codegen.v1.ValidateCodeResponse\x12O\n\x06GetJob\x12!.maestro.codegen.v1.GetJobRequest\x1a\".maestro.codegen.v1.GetJobResponse\x12W\n\x08WatchJob\x12#.maestro.codegen.v1.WatchJobRequest\x1a$.maestro.codegen.v1.WatchJobResponse0\x01\x12X\n\tCancelJob\x12$.maestro.codegen.v1.CancelJobRequest\x1a%.maestro.codegen.v1.CancelJobResponse\x12U\n\x08ListJobs\x12#.maestro.codegen.v1.ListJobsRequest\x1a$.maestro.codegen.v1.ListJobsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'maestro.codegen.v1.codegen_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_POLICYKIND']._serialized_start=1909
-  _globals['_POLICYKIND']._serialized_end=1998
-  _globals['_CODEROLE']._serialized_start=2000
-  _globals['_CODEROLE']._serialized_end=2090
-  _globals['_LIMITHIT']._serialized_start=2093
-  _globals['_LIMITHIT']._serialized_end=2258
+  _globals['_POLICYKIND']._serialized_start=1931
+  _globals['_POLICYKIND']._serialized_end=2020
+  _globals['_CODEROLE']._serialized_start=2022
+  _globals['_CODEROLE']._serialized_end=2112
+  _globals['_LIMITHIT']._serialized_start=2115
+  _globals['_LIMITHIT']._serialized_end=2280
   _globals['_GENERATESKILLFUNCTIONSREQUEST']._serialized_start=89
   _globals['_GENERATESKILLFUNCTIONSREQUEST']._serialized_end=280
   _globals['_GENERATESKILLFUNCTIONSRESPONSE']._serialized_start=282
   _globals['_GENERATESKILLFUNCTIONSRESPONSE']._serialized_end=351
   _globals['_GENERATEPOLICYREQUEST']._serialized_start=354
-  _globals['_GENERATEPOLICYREQUEST']._serialized_end=678
-  _globals['_GENERATEPOLICYRESPONSE']._serialized_start=680
-  _globals['_GENERATEPOLICYRESPONSE']._serialized_end=741
-  _globals['_SANDBOXLIMITS']._serialized_start=743
-  _globals['_SANDBOXLIMITS']._serialized_end=865
-  _globals['_RUNTESTSREQUEST']._serialized_start=868
-  _globals['_RUNTESTSREQUEST']._serialized_end=1013
-  _globals['_RUNTESTSRESPONSE']._serialized_start=1016
-  _globals['_RUNTESTSRESPONSE']._serialized_end=1248
-  _globals['_VALIDATECODEREQUEST']._serialized_start=1250
-  _globals['_VALIDATECODEREQUEST']._serialized_end=1329
-  _globals['_VALIDATIONISSUE']._serialized_start=1331
-  _globals['_VALIDATIONISSUE']._serialized_end=1395
-  _globals['_VALIDATECODERESPONSE']._serialized_start=1397
-  _globals['_VALIDATECODERESPONSE']._serialized_end=1487
-  _globals['_GETJOBREQUEST']._serialized_start=1489
-  _globals['_GETJOBREQUEST']._serialized_end=1520
-  _globals['_GETJOBRESPONSE']._serialized_start=1522
-  _globals['_GETJOBRESPONSE']._serialized_end=1575
-  _globals['_WATCHJOBREQUEST']._serialized_start=1577
-  _globals['_WATCHJOBREQUEST']._serialized_end=1610
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1612
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1667
-  _globals['_CANCELJOBREQUEST']._serialized_start=1669
-  _globals['_CANCELJOBREQUEST']._serialized_end=1703
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1705
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1761
-  _globals['_LISTJOBSREQUEST']._serialized_start=1763
-  _globals['_LISTJOBSREQUEST']._serialized_end=1824
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1826
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1907
-  _globals['_CODEGENSERVICE']._serialized_start=2261
-  _globals['_CODEGENSERVICE']._serialized_end=3044
+  _globals['_GENERATEPOLICYREQUEST']._serialized_end=700
+  _globals['_GENERATEPOLICYRESPONSE']._serialized_start=702
+  _globals['_GENERATEPOLICYRESPONSE']._serialized_end=763
+  _globals['_SANDBOXLIMITS']._serialized_start=765
+  _globals['_SANDBOXLIMITS']._serialized_end=887
+  _globals['_RUNTESTSREQUEST']._serialized_start=890
+  _globals['_RUNTESTSREQUEST']._serialized_end=1035
+  _globals['_RUNTESTSRESPONSE']._serialized_start=1038
+  _globals['_RUNTESTSRESPONSE']._serialized_end=1270
+  _globals['_VALIDATECODEREQUEST']._serialized_start=1272
+  _globals['_VALIDATECODEREQUEST']._serialized_end=1351
+  _globals['_VALIDATIONISSUE']._serialized_start=1353
+  _globals['_VALIDATIONISSUE']._serialized_end=1417
+  _globals['_VALIDATECODERESPONSE']._serialized_start=1419
+  _globals['_VALIDATECODERESPONSE']._serialized_end=1509
+  _globals['_GETJOBREQUEST']._serialized_start=1511
+  _globals['_GETJOBREQUEST']._serialized_end=1542
+  _globals['_GETJOBRESPONSE']._serialized_start=1544
+  _globals['_GETJOBRESPONSE']._serialized_end=1597
+  _globals['_WATCHJOBREQUEST']._serialized_start=1599
+  _globals['_WATCHJOBREQUEST']._serialized_end=1632
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1634
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1689
+  _globals['_CANCELJOBREQUEST']._serialized_start=1691
+  _globals['_CANCELJOBREQUEST']._serialized_end=1725
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1727
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1783
+  _globals['_LISTJOBSREQUEST']._serialized_start=1785
+  _globals['_LISTJOBSREQUEST']._serialized_end=1846
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1848
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1929
+  _globals['_CODEGENSERVICE']._serialized_start=2283
+  _globals['_CODEGENSERVICE']._serialized_end=3066
 # @@protoc_insertion_point(module_scope)

@@ -64,7 +64,7 @@ class GenerateSkillFunctionsResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[_common_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class GeneratePolicyRequest(_message.Message):
-    __slots__ = ("kind", "task", "skills", "strategy_hints", "skill_functions", "llm", "prompt_version", "max_refinements", "request_id")
+    __slots__ = ("kind", "task", "skills", "strategy_hints", "skill_functions", "llm", "prompt_version", "max_refinements", "request_id", "golden_suite")
     KIND_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,7 @@ class GeneratePolicyRequest(_message.Message):
     PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     MAX_REFINEMENTS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    GOLDEN_SUITE_FIELD_NUMBER: _ClassVar[int]
     kind: PolicyKind
     task: str
     skills: _containers.RepeatedCompositeFieldContainer[_common_pb2.SkillSpec]
@@ -83,7 +84,8 @@ class GeneratePolicyRequest(_message.Message):
     prompt_version: str
     max_refinements: int
     request_id: str
-    def __init__(self, kind: _Optional[_Union[PolicyKind, str]] = ..., task: _Optional[str] = ..., skills: _Optional[_Iterable[_Union[_common_pb2.SkillSpec, _Mapping]]] = ..., strategy_hints: _Optional[_Iterable[str]] = ..., skill_functions: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., llm: _Optional[_Union[_common_pb2.LlmSettings, _Mapping]] = ..., prompt_version: _Optional[str] = ..., max_refinements: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    golden_suite: str
+    def __init__(self, kind: _Optional[_Union[PolicyKind, str]] = ..., task: _Optional[str] = ..., skills: _Optional[_Iterable[_Union[_common_pb2.SkillSpec, _Mapping]]] = ..., strategy_hints: _Optional[_Iterable[str]] = ..., skill_functions: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., llm: _Optional[_Union[_common_pb2.LlmSettings, _Mapping]] = ..., prompt_version: _Optional[str] = ..., max_refinements: _Optional[int] = ..., request_id: _Optional[str] = ..., golden_suite: _Optional[str] = ...) -> None: ...
 
 class GeneratePolicyResponse(_message.Message):
     __slots__ = ("job",)
