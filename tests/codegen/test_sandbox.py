@@ -82,3 +82,23 @@ def test_passed_needs_exit_0_and_no_limit():
     assert SandboxResult(exit_status=0, limit_hit="none", **base).passed
     assert not SandboxResult(exit_status=0, limit_hit="output", **base).passed
     assert not SandboxResult(exit_status=-9, limit_hit="none", **base).passed
+
+
+def test_concurrent_runs_stay_apart_and_a_hostile_one_does_not_hold_the_others():
+    """Eight runs at once (the service's RPC threads), one of them spinning until its CPU limit: each
+    normal run sees only its own files and passes; the hostile one alone reports its limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def normal(index: int):
+        code = (f"import os\nopen('mine.txt', 'w').write('{index}')\n"
+                "print(sorted(os.listdir('.')), open('mine.txt').read())\n")
+        return run_python({"main.py": code}, "main.py", SandboxLimits(wall_seconds=30))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        hostile = pool.submit(run_python, {"main.py": "while True:\n    pass\n"}, "main.py",
+                              SandboxLimits(cpu_seconds=2, wall_seconds=30))
+        results = list(pool.map(normal, range(7)))
+    for index, result in enumerate(results):
+        assert result.passed, result
+        assert result.stdout == f"['main.py', 'mine.txt'] {index}\n"
+    assert hostile.result().limit_hit == "cpu"

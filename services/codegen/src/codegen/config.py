@@ -17,3 +17,6 @@ class CodegenSettings(settings_for("codegen", LlmServiceSettings)):
     """Generation budget of one LLM answer."""
     max_code_chars: int = Field(default=20_000, ge=100, le=200_000)
     """Largest code or test accepted by RunTests and ValidateCode."""
+    llm_n_ctx: int = Field(default=8192, ge=2048, le=131072)
+    """Context window of the embedded model: a generation's transcript grows with each rewrite (the
+    prompt alone is ~2k tokens), so codegen needs more than the judge."""
