@@ -25,3 +25,10 @@ def test_reference_predicates_pass_the_golden_answers(skill):
 def test_another_skills_code_fails_them():
     result = run_generated("skill_functions", SKILL_CODE["Ascender"], "", skill="Descender")
     assert not result.passed and "should return" in result.stderr
+
+
+def test_a_hard_coded_turn_budget_fails_the_navigation_setting():
+    code = ("def initiation(ctx):\n    return True\n\ndef termination(ctx):\n"
+            "    return ctx.turns_since_skill_start >= 500 or ctx.merchant_precondition\n")
+    result = run_generated("skill_functions", code, "", skill="Discoverer")
+    assert result.exit_status == 1 and "navigation task" in result.stderr

@@ -20,6 +20,8 @@ SITUATIONS: dict[str, dict] = {
     "an altar and new items near": dict(now={"depth": 2, "turn": 110, "new_items": 1}, start=dict(START),
                                         worshipper_precondition=True),
     "20 x N turns after the start": dict(now={"depth": 2, "turn": 10100}, start=dict(START)),
+    "50 turns after the start in a navigation task (N = skill_turns = 50)": dict(
+        now={"depth": 2, "turn": 150}, start=dict(START), skill_turns=50),
 }
 
 # Per skill and situation: (initiation, termination); None = not checked there.
@@ -28,6 +30,7 @@ EXPECTED: dict[str, dict[str, tuple[bool | None, bool | None]]] = {
         "the turn the skill starts": (True, False),
         "one level deeper than at the start": (True, False),
         "N turns after the start (N = skill_turns = 500)": (True, True),
+        "50 turns after the start in a navigation task (N = skill_turns = 50)": (True, True),
         "a shopkeeper and new items near": (True, True),
         "an altar and new items near": (True, True),
     },
