@@ -49,12 +49,24 @@ def test_up_status_down(local_env):
     assert after.returncode == 1 and after.stdout.count("UNREACHABLE") == 5
 
 
-def test_main_job_collects_and_summarises(local_env, tmp_path):
+def test_main_job_runs_its_phases_and_a_rerun_reuses_them(local_env, tmp_path):
     env, base = local_env
     assert _maestro("up", "--base-port", str(base), env=env).returncode == 0
-    run = _maestro("run", "--episodes", "2", "--max-steps", "250", "--envs", "2", "--pairs", "2", env=env)
+    flags = ["run", "--episodes", "2", "--max-steps", "250", "--envs", "2", "--pairs", "2", "--until",
+             "reward_models"]
+    run = _maestro(*flags, env=env)
     assert run.returncode == 0, (run.returncode, run.stdout[-3000:], run.stderr[-3000:])
     assert "episodes  2" in run.stdout and "main job finished" in run.stdout
     for skill in ("Discoverer", "Descender", "Ascender", "Worshipper", "Merchant"):
         assert any(line.startswith(skill) for line in run.stdout.splitlines()), run.stdout
+    summary = run.stdout[run.stdout.index("phase "):].splitlines()
+    assert [line.split()[:2] for line in summary[1:4]] == [["collect", "done"], ["annotate", "done"],
+                                                          ["reward_models", "done"]]
+    assert "reward_models: " in summary[3]
+
+    again = _maestro(*flags, env=env)  # same budgets: every phase reuses its verified artifacts
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert again.stdout.count("reusing the artifacts of job") == 3
+    rows = again.stdout[again.stdout.index("phase "):].splitlines()[1:4]
+    assert [row.split()[1] for row in rows] == ["reused"] * 3
     assert _maestro("status", env=env).returncode == 0  # it leaves running services running

@@ -287,36 +287,78 @@ def cmd_dataset(args) -> int:
 
 # ---- the main job -----------------------------------------------------------------------------
 
+def _evaluator_metadata(service: str) -> tuple:
+    """Call metadata: the bearer token for the evaluator (env MAESTRO_API_TOKEN or local mode's), none elsewhere."""
+    from maestro_common.local import api_token
+
+    token = api_token() if service == "evaluator" else ""
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def budgets_from_args(args):
+    from maestro_common.pipeline import Budgets
+
+    return Budgets(episodes=args.episodes, max_steps=args.max_steps, envs=args.envs, pairs=args.pairs,
+                   judge_mode=JUDGE_MODES[args.mode], codegen_attempts=args.codegen_attempts,
+                   train_env_steps=args.train_steps, train_envs=args.train_envs,
+                   train_device="cuda" if args.gpu else "cpu", task=args.task, eval_episodes=args.eval_episodes,
+                   seed=args.seed)
+
+
 def cmd_run(args) -> int:
-    """Start local mode if needed, collect a small dataset, label it for the five skills, summarise."""
+    """Start local mode if needed, run the phases of the main job, summarise, write the report."""
+    import json
+
     from maestro_common import local
-    from maestro_common.nethack.skills import skill_names
+    from maestro_common.artifacts import ArtifactStore
+    from maestro_common.pipeline import PHASES, results_json, run_pipeline, summary_lines
+    from maestro_common.settings import ServiceSettings, maestro_home
 
     began = time.monotonic()
+    phases = PHASES[:[p.name for p in PHASES].index(args.until) + 1] if args.until else PHASES
     was_up = all(r[2] == "SERVING" for r in local.status())
     if not was_up:
         print("Starting local mode (loopback):")
         local.up()
-    code = 1
     try:
-        job = start_collection(args)
-        print(f"[1/2] Collecting {args.episodes} episodes with a random macro-action policy "
-              f"(job {job.job_id} on skill-learner)")
-        dataset = _collected_dataset(job.job_id)
-        if dataset is not None and args.pairs:
-            job = start_annotation(dataset, skills=list(skill_names()), pairs=args.pairs, mode=args.mode,
-                                   seed=args.seed)
-            print(f"[2/2] Labelling {args.pairs} pairs for each of the five skills ({args.mode} judge, "
-                  f"job {job.job_id} on llm-annotator)")
-            code = 0 if _annotated(job.job_id) is not None else 1
-        elif dataset is not None:
-            code = 0
+        results = run_pipeline(budgets_from_args(args), stub=_stub, describe=_describe_outputs,
+                               watch=lambda service, job_id: watch_with_progress(service, job_id),
+                               store=ArtifactStore(ServiceSettings().resolved_artifact_root()), phases=phases,
+                               metadata=_evaluator_metadata)
+        report = _write_run_report(results)
     finally:
         if not was_up and not args.keep_up:
             print("Stopping local mode (use --keep-up to leave it running):")
             local.down()
-    print(f"main job {'finished' if code == 0 else 'FAILED'} in {time.monotonic() - began:.0f}s")
-    return code
+    runs = maestro_home() / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / "last-run.json").write_text(json.dumps(results_json(results), indent=1))
+    print()
+    print("\n".join(summary_lines(results, time.monotonic() - began)))
+    if report:
+        print(f"report    {report}")
+    return 0 if all(r.status in ("done", "reused") for r in results) else 1
+
+
+def _describe_outputs(phase: str, outputs: dict) -> str | None:
+    """The summary printed after a phase of the main job."""
+    if "dataset" in outputs and phase == "collect":
+        return dataset_summary(outputs["dataset"].uri, outputs["dataset"].sha256)
+    if "labels" in outputs:
+        return labels_summary(outputs["labels"].uri, outputs["labels"].sha256)
+    return "\n".join(f"  {name}: {ref.uri}  sha256={ref.sha256[:16]}..." for name, ref in outputs.items())
+
+
+def _write_run_report(results) -> str:
+    """Render the evaluation's report when the evaluate phase produced one; returns its path or ""."""
+    evaluation = next((r for r in results if r.name == "evaluate" and r.status in ("done", "reused")), None)
+    if evaluation is None:
+        return ""
+    try:
+        from maestro_common.cli_evaluate import render_report_for_job
+    except ImportError:
+        return ""
+    return str(render_report_for_job(evaluation.job_id, evaluation.outputs))
 
 
 def _collect_flags(parser: argparse.ArgumentParser, episodes: int, max_steps: int) -> None:
@@ -329,18 +371,35 @@ def _collect_flags(parser: argparse.ArgumentParser, episodes: int, max_steps: in
     parser.add_argument("--seed", type=int, default=0, help="base seed; the same seed gives the same dataset")
 
 
+def _phases():
+    from maestro_common.pipeline import PHASES
+
+    return PHASES
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maestro", description="MaestroMotif: skills from AI feedback, "
                                      "tasks solved zero-shot by LLM-written policies over them.", epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="the main job: local mode, collect a dataset, label it, summarise",
-                       description="Starts local mode if it is not running, collects an observation dataset "
-                       "with a random macro-action policy, labels pairs of it for the five skills with the "
-                       "embedded LLM judge, prints summaries, and stops what it started.")
+    p = sub.add_parser("run", help="the main job: the whole method end to end on small budgets",
+                       description="Starts local mode if it is not running and runs the method end to end: "
+                       "collect a dataset, label pairs for the five skills with the LLM judge, train the reward "
+                       "models, write the skills' predicates and pi_T, train the skills, evaluate a task "
+                       "zero-shot and write the report. Finished phases are reused on a re-run with the same "
+                       "budgets (ledger in $MAESTRO_HOME/runs/). Stops what it started.")
     _collect_flags(p, episodes=16, max_steps=2000)
-    p.add_argument("--pairs", type=int, default=8, help="pairs to label per skill (0 skips annotation)")
+    p.add_argument("--pairs", type=int, default=8, help="pairs to label per skill (default %(default)s)")
     p.add_argument("--mode", choices=sorted(JUDGE_MODES), default="pointwise", help="judge mode (default %(default)s)")
+    p.add_argument("--codegen-attempts", type=int, default=3,
+                   help="generation jobs tried per code artifact before the run stops (default %(default)s)")
+    p.add_argument("--train-steps", type=int, default=20_000, help="skill-training env steps (default %(default)s)")
+    p.add_argument("--train-envs", type=int, default=4, help="skill-training environments (default %(default)s)")
+    p.add_argument("--task", default="gnomish_mines", help="registered task evaluated at the end (default %(default)s)")
+    p.add_argument("--eval-episodes", type=int, default=4, help="episodes per evaluated policy (default %(default)s)")
+    p.add_argument("--gpu", action="store_true", help="train on the GPU (cuda); see the README for GPU budgets")
+    p.add_argument("--until", choices=[phase.name for phase in _phases()], default=None,
+                   help="stop after this phase")
     p.add_argument("--keep-up", action="store_true", help="leave local mode running afterwards")
     p.set_defaults(func=cmd_run)
 

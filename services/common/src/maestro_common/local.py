@@ -1,7 +1,8 @@
 """Local mode: every service on loopback, one process each, the same code as in a cluster.
 
 `up` starts `python -m <package>` per service with MAESTRO_* variables pointing at
-127.0.0.1 and one shared artifact store under $MAESTRO_HOME, records the processes in
+127.0.0.1 and one shared artifact store under $MAESTRO_HOME (the evaluator also gets a bearer
+token, made once and kept in $MAESTRO_HOME/local/api-token, mode 0600), records the processes in
 $MAESTRO_HOME/local/state.json and waits until each reports SERVING. `down` stops exactly the
 processes it recorded (checked by command line, so a reused pid is never signalled).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -35,6 +37,33 @@ class LocalProcess:
 
 def state_path() -> Path:
     return maestro_home() / "local" / "state.json"
+
+
+def token_path() -> Path:
+    return maestro_home() / "local" / "api-token"
+
+
+def api_token() -> str:
+    """The evaluator's bearer token for clients: $MAESTRO_API_TOKEN, else the one local mode made."""
+    if os.environ.get("MAESTRO_API_TOKEN"):
+        return os.environ["MAESTRO_API_TOKEN"]
+    try:
+        return token_path().read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _local_token() -> str:
+    """Local mode's evaluator token: made once (random, 256 bits), kept owner-readable only."""
+    path = token_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+        os.replace(tmp, path)
+    return path.read_text().strip()
 
 
 def read_state() -> dict[str, LocalProcess]:
@@ -97,6 +126,8 @@ def up(*, base_port: int | None = None, timeout: float = 120.0, log=print) -> di
                    MAESTRO_METRICS_PORT=str(metrics_port),
                    MAESTRO_HOME=str(home),
                    PYTHONUNBUFFERED="1")
+        if info.name == "evaluator":  # the public entry point asks for a token even on loopback
+            env["MAESTRO_API_TOKEN"] = _local_token()
         log_path = logs / f"{info.name}.log"
         with open(log_path, "ab") as out:
             process = subprocess.Popen([sys.executable, "-m", info.package], env=env, stdout=out,
