@@ -120,3 +120,16 @@ def test_finished_generations_are_reported_and_prompt_sets_are_selectable():
     generator.skill_functions("Descender", "go down")
     assert finished == [("skill_functions", True, 1, 10, 5)]
     assert client.temperatures == [0.7]
+
+
+def test_descriptions_split_into_what_initiation_and_termination():
+    from codegen.generate import split_description
+
+    assert split_description("Goes down. Initiation: at any time. Termination: one level deeper.") == (
+        "Goes down.", "at any time.", "one level deeper.")
+    assert split_description("Goes down until deeper.") == ("Goes down until deeper.", "as the description says",
+                                                            "as the description says")
+    generator, _ = _generator([_py("good")])
+    result = generator.skill_functions("Descender", "Goes down. Initiation: at any time. Termination: deeper.")
+    assert "initiation(ctx) must return True when: at any time." in result.transcript[1]["content"]
+    assert "termination(ctx) must return True when: deeper." in result.transcript[1]["content"]

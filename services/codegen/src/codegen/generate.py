@@ -31,6 +31,17 @@ def load_prompts(name: str, version: str = PROMPT_VERSION) -> dict:
     return json.loads((resources.files("codegen") / "prompts" / version / f"{name}.json").read_text())
 
 
+def split_description(description: str) -> tuple[str, str, str]:
+    """(what the skill does, its initiation, its termination) from a description written as
+    "... Initiation: ... Termination: ..."; both conditions fall back to the whole text."""
+    lower = description.lower()
+    start, end = lower.find("initiation:"), lower.find("termination:")
+    if start < 0 or end < start:
+        return description, "as the description says", "as the description says"
+    return (description[:start].strip(), description[start + len("initiation:"):end].strip(),
+            description[end + len("termination:"):].strip())
+
+
 @dataclass
 class RunOutcome:
     """What running code (and its test) produced: `problems` is empty when it passed."""
@@ -102,9 +113,10 @@ class Generator:
 
     def _skill_functions(self, name: str, description: str) -> Generation:
         prompts = load_prompts("skill_functions", self.settings.prompt_version)
-        messages = [{"role": "system", "content": prompts["system"]},
-                    {"role": "user", "content": prompts["user"].format(contract=self.contract("skill_functions"),
-                                                                       name=name, description=description)}]
+        summary, initiation, termination = split_description(description)
+        user = prompts["user"].format(contract=self.contract("skill_functions"), name=name, description=description,
+                                      summary=summary, initiation=initiation, termination=termination)
+        messages = [{"role": "system", "content": prompts["system"]}, {"role": "user", "content": user}]
         result = Generation(code="", test_code="", passed=False, rounds=0, transcript=messages)
         for round_ in range(self.settings.max_refinements + 1):
             result.rounds = round_ + 1
