@@ -21,6 +21,15 @@ LIBRARY_ROOT = str(Path(maestro_common.__file__).resolve().parents[1])
 CODEGEN_ROOT = str(Path(__file__).resolve().parents[1])
 PASSED_MARKER = "ALL TESTS PASSED"
 GOLDEN_MARKER = "GOLDEN PROBLEMS:"
+_sandbox = run_python
+"""The sandbox backend: `codegen.sandbox.run_python`, or `PodSandbox.run_python` (see `use_sandbox`)."""
+
+
+def use_sandbox(runner) -> None:
+    """Run every sandboxed program with `runner(files, entry, limits) -> SandboxResult` from now on."""
+    global _sandbox
+    _sandbox = runner
+
 
 ENTRY = '''
 import sys
@@ -65,7 +74,7 @@ def run_generated(role: str, code: str, test_code: str, limits: SandboxLimits | 
     entry = ENTRY.format(library=LIBRARY_ROOT, role=role, marker=PASSED_MARKER, load_name=skill or "Discoverer",
                          situations=SITUATIONS, expected=EXPECTED.get(skill, {}))
     files = {"generated.py": code, "test_generated.py": test_code, "main.py": entry}
-    return run_python(files, "main.py", limits or SandboxLimits())
+    return _sandbox(files, "main.py", limits or SandboxLimits())
 
 
 GOLDEN_ENTRY = '''
@@ -84,7 +93,7 @@ def run_policy_golden(code: str, suite: str, limits: SandboxLimits | None = None
     """Problems of a policy under golden suite `suite` (`codegen.golden_policy`), played in the
     sandbox; a crash or a limit hit is a problem too. Empty = passed."""
     entry = GOLDEN_ENTRY.format(library=LIBRARY_ROOT, codegen=CODEGEN_ROOT, suite=suite, marker=GOLDEN_MARKER)
-    result = run_python({"generated.py": code, "main.py": entry}, "main.py", limits or SandboxLimits())
+    result = _sandbox({"generated.py": code, "main.py": entry}, "main.py", limits or SandboxLimits())
     for line in reversed(result.stdout.splitlines()):
         if line.startswith(GOLDEN_MARKER) and result.exit_status == 0:
             return [str(problem) for problem in json.loads(line[len(GOLDEN_MARKER):])]

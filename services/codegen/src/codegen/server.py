@@ -18,7 +18,7 @@ from codegen.generate_job import (
     run_skill_functions,
     skills_from_request,
 )
-from codegen.harness import problems_of, run_generated, run_policy_golden
+from codegen.harness import problems_of, run_generated, run_policy_golden, use_sandbox
 from codegen.metrics import CodegenMetrics
 from codegen.servicer import CodegenServicer
 from maestro.codegen.v1 import codegen_pb2 as pb
@@ -42,6 +42,8 @@ def _problems(code: str, role: str) -> list[str]:
 def build(context: ServiceContext) -> Built:
     settings: CodegenSettings = context.settings
     metrics = CodegenMetrics(context.registry)
+    if settings.sandbox_backend == "pod":
+        use_sandbox(_pod_sandbox(settings).run_python)
     loaded: dict[str, LlmClient] = {}
 
     def run_in_sandbox(role: str, code: str, test_code: str, skill: str = "") -> RunOutcome:
@@ -101,6 +103,20 @@ def build(context: ServiceContext) -> Built:
         GENERATE_POLICY: HandlerSpec(generate_policy, description="write a policy over skills"),
     }
     return Built(servicer=CodegenServicer(context, metrics), handlers=handlers, warmup=load_model)
+
+
+def _pod_sandbox(settings: CodegenSettings):
+    """The pod sandbox, after a first sweep (which also stops the start with a clear message when RBAC or
+    the namespace is wrong), with its periodic sweeper running."""
+    from codegen.sandbox_pod import PodSandbox, PodSandboxConfig
+    from maestro_common.kube import KubeClient
+
+    sandbox = PodSandbox(KubeClient.connect(), PodSandboxConfig(
+        namespace=settings.sandbox_namespace, image=settings.sandbox_image,
+        runtime_class=settings.sandbox_runtime_class))
+    sandbox.sweep()
+    sandbox.start_sweeper()
+    return sandbox
 
 
 SERVICE = Service(
