@@ -28,21 +28,17 @@ from benchlib import write_result  # noqa: E402
 from codegen.generate import PROMPT_VERSION, GenerationSettings, Generator, RunOutcome
 from codegen.generate_job import TRAINING_GOAL, TRAINING_HINTS
 from codegen.harness import problems_of, run_generated, run_policy_golden
+from evaluator.tasks import get_task
 from maestro_common.generated.contract import SKILL_NAMES, contract_doc
 from maestro_common.generated.validator import validate
 from maestro_common.llm import make_client
 from maestro_common.llm.service_settings import LlmServiceSettings
 from maestro_common.nethack.skills import skill_by_name
 
+MINES = get_task("gnomish_mines")
 MINES_GOAL = "reach the Gnomish Mines"
-MINES_HINTS = (
-    "The Gnomish Mines branch staircase is on dungeon level 2, 3 or 4: a level where ctx.downstairs_seen == 2 "
-    "has it.",
-    "From that level a Descender run may take either down staircase; if you arrive deeper but ctx.now.branch is "
-    "still 'Dungeons of Doom' and the depth is over 4, you missed it: climb back up with Ascender to a level where "
-    "ctx.downstairs_seen == 2 and take the Descender again.",
-    "Once ctx.now.branch == 'Gnomish Mines' the goal is reached: keep exploring with Discoverer.",
-)
+MINES_HINTS = MINES.strategy_hints
+"""The evaluator registry's hints for the task (the paper's per-task instructions)."""
 TEMPERATURE = 0.7
 GOAL_TIME_TO_PI_T_S = 300.0
 

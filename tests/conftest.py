@@ -15,6 +15,9 @@ os.environ.setdefault("MAESTRO_LLM_MODEL", TINY_EMBEDDED_MODEL)
 # One llama.cpp thread per embedded model: several services may hold a model at once in a test run,
 # and spinning thread pools on 2 cores slow each other down badly.
 os.environ.setdefault("MAESTRO_LLM_N_THREADS", "1")
+# The evaluator refuses to start without a token; tests that are not about auth run it open (the auth
+# tests set MAESTRO_API_TOKEN themselves).
+os.environ.setdefault("MAESTRO_ALLOW_UNAUTHENTICATED", "true")
 
 
 @pytest.fixture

@@ -64,15 +64,3 @@ def test_service_serves_health_reflection_and_every_rpc(info, start_service):
                 with pytest.raises(grpc.RpcError) as missing:
                     invoke(request_cls(job_id="0" * 32))
                 assert missing.value.code() == grpc.StatusCode.NOT_FOUND
-
-
-def test_unserved_rpc_says_so(start_service):
-    from maestro.skill_learner.v1 import skill_learner_pb2, skill_learner_pb2_grpc
-
-    running = start_service("skill_learner")
-    with grpc.insecure_channel(running.address) as channel:
-        with pytest.raises(grpc.RpcError) as error:
-            skill_learner_pb2_grpc.SkillLearnerServiceStub(channel).TrainSkills(
-                skill_learner_pb2.TrainSkillsRequest(), timeout=5)
-    assert error.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "TrainSkills" in error.value.details() and "not served" in error.value.details()

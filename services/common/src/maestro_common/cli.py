@@ -350,15 +350,19 @@ def _describe_outputs(phase: str, outputs: dict) -> str | None:
 
 
 def _write_run_report(results) -> str:
-    """Render the evaluation's report when the evaluate phase produced one; returns its path or ""."""
-    evaluation = next((r for r in results if r.name == "evaluate" and r.status in ("done", "reused")), None)
+    """Render the evaluation's report (Markdown, HTML, PNG plots) under $MAESTRO_HOME/runs/report when
+    the evaluate phase produced results; returns the Markdown file's path or ""."""
+    from types import SimpleNamespace
+
+    from maestro_common.cli_evaluate import write_report
+    from maestro_common.settings import maestro_home
+
+    evaluation = next((r for r in results if r.name == "evaluate" and "results" in r.outputs), None)
     if evaluation is None:
         return ""
-    try:
-        from maestro_common.cli_evaluate import render_report_for_job
-    except ImportError:
-        return ""
-    return str(render_report_for_job(evaluation.job_id, evaluation.outputs))
+    out = maestro_home() / "runs" / "report"
+    write_report([SimpleNamespace(outputs=evaluation.outputs)], out)
+    return str(out / "report.md")
 
 
 def _collect_flags(parser: argparse.ArgumentParser, episodes: int, max_steps: int) -> None:
@@ -441,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     nld = dsub.add_parser("import-nld", help="import a directory of NLD ttyrecs (through nle.dataset)")
     nld.add_argument("directory")
     p.set_defaults(func=cmd_dataset)
+
+    from maestro_common.cli_evaluate import add_commands
+
+    add_commands(sub)  # evaluate, report
     return parser
 
 

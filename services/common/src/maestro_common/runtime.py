@@ -154,7 +154,10 @@ def serve(service: Service, settings: ServiceSettings | None = None, *, install_
     reflection.enable_server_reflection(
         (info.grpc_service, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    address = f"{settings.grpc_host}:{settings.grpc_port}"
+    # TLS when the settings carry server credentials (the evaluator's MAESTRO_TLS_*), else plaintext.
+    credentials = settings.server_credentials() if hasattr(settings, "server_credentials") else None
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         raise SystemExit(f"{info.name}: cannot bind {settings.grpc_host}:{settings.grpc_port}; "
                          f"set MAESTRO_GRPC_PORT to a free port")

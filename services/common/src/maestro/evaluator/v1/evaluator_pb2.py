@@ -25,41 +25,41 @@ _sym_db = _symbol_database.Default()
 from maestro.common.v1 import common_pb2 as maestro_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$maestro/evaluator/v1/evaluator.proto\x12\x14maestro.evaluator.v1\x1a\x1emaestro/common/v1/common.proto\"\x9d\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x30\n\x06metric\x18\x04 \x01(\x0e\x32 .maestro.evaluator.v1.TaskMetric\x12\x19\n\x11\x63heck_description\x18\x05 \x01(\t\x12\x13\n\x0bpaper_value\x18\x06 \x01(\x01\"\x12\n\x10ListTasksRequest\">\n\x11ListTasksResponse\x12)\n\x05tasks\x18\x01 \x03(\x0b\x32\x1a.maestro.evaluator.v1.Task\"\xd6\x02\n\x13\x45valuateTaskRequest\x12\x11\n\x07task_id\x18\x01 \x01(\tH\x00\x12\x13\n\ttask_text\x18\x02 \x01(\tH\x00\x12\x15\n\rsuccess_check\x18\x03 \x01(\t\x12\x38\n\x10skill_checkpoint\x18\x04 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12.\n\x06policy\x18\x05 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x10\n\x08\x65pisodes\x18\x06 \x01(\x05\x12\r\n\x05seeds\x18\x07 \x03(\x03\x12\x0c\n\x04seed\x18\x08 \x01(\x03\x12+\n\x03llm\x18\t \x01(\x0b\x32\x1e.maestro.common.v1.LlmSettings\x12\x19\n\x11include_baselines\x18\n \x01(\x08\x12\x12\n\nrequest_id\x18\x0b \x01(\tB\x0b\n\ttask_spec\";\n\x14\x45valuateTaskResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x0eGetJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"8\n\x11\x43\x61ncelJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"=\n\x0fListJobsRequest\x12*\n\x05query\x18\x01 \x01(\x0b\x32\x1b.maestro.common.v1.JobQuery\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.maestro.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*c\n\nTaskMetric\x12\x1b\n\x17TASK_METRIC_UNSPECIFIED\x10\x00\x12\x1c\n\x18TASK_METRIC_SUCCESS_RATE\x10\x01\x12\x1a\n\x16TASK_METRIC_MEAN_COUNT\x10\x02\x32\xc2\x04\n\x10\x45valuatorService\x12\\\n\tListTasks\x12&.maestro.evaluator.v1.ListTasksRequest\x1a\'.maestro.evaluator.v1.ListTasksResponse\x12\x65\n\x0c\x45valuateTask\x12).maestro.evaluator.v1.EvaluateTaskRequest\x1a*.maestro.evaluator.v1.EvaluateTaskResponse\x12S\n\x06GetJob\x12#.maestro.evaluator.v1.GetJobRequest\x1a$.maestro.evaluator.v1.GetJobResponse\x12[\n\x08WatchJob\x12%.maestro.evaluator.v1.WatchJobRequest\x1a&.maestro.evaluator.v1.WatchJobResponse0\x01\x12\\\n\tCancelJob\x12&.maestro.evaluator.v1.CancelJobRequest\x1a\'.maestro.evaluator.v1.CancelJobResponse\x12Y\n\x08ListJobs\x12%.maestro.evaluator.v1.ListJobsRequest\x1a&.maestro.evaluator.v1.ListJobsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$maestro/evaluator/v1/evaluator.proto\x12\x14maestro.evaluator.v1\x1a\x1emaestro/common/v1/common.proto\"\xc9\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x30\n\x06metric\x18\x04 \x01(\x0e\x32 .maestro.evaluator.v1.TaskMetric\x12\x19\n\x11\x63heck_description\x18\x05 \x01(\t\x12\x13\n\x0bpaper_value\x18\x06 \x01(\x01\x12\x16\n\x0epaper_baseline\x18\x07 \x01(\x01\x12\x12\n\nmilestones\x18\x08 \x03(\t\"\x12\n\x10ListTasksRequest\">\n\x11ListTasksResponse\x12)\n\x05tasks\x18\x01 \x03(\x0b\x32\x1a.maestro.evaluator.v1.Task\"\xc9\x03\n\x13\x45valuateTaskRequest\x12\x11\n\x07task_id\x18\x01 \x01(\tH\x00\x12\x13\n\ttask_text\x18\x02 \x01(\tH\x00\x12\x15\n\rsuccess_check\x18\x03 \x01(\t\x12\x38\n\x10skill_checkpoint\x18\x04 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12.\n\x06policy\x18\x05 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x10\n\x08\x65pisodes\x18\x06 \x01(\x05\x12\r\n\x05seeds\x18\x07 \x03(\x03\x12\x0c\n\x04seed\x18\x08 \x01(\x03\x12+\n\x03llm\x18\t \x01(\x0b\x32\x1e.maestro.common.v1.LlmSettings\x12\x19\n\x11include_baselines\x18\n \x01(\x08\x12\x12\n\nrequest_id\x18\x0b \x01(\t\x12\x37\n\x0fskill_functions\x18\x0c \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x11\n\tmax_steps\x18\r \x01(\x05\x12\x13\n\x0bskill_turns\x18\x0e \x01(\x05\x12\x10\n\x08num_envs\x18\x0f \x01(\x05\x42\x0b\n\ttask_spec\";\n\x14\x45valuateTaskResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x0eGetJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"8\n\x11\x43\x61ncelJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"=\n\x0fListJobsRequest\x12*\n\x05query\x18\x01 \x01(\x0b\x32\x1b.maestro.common.v1.JobQuery\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.maestro.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*c\n\nTaskMetric\x12\x1b\n\x17TASK_METRIC_UNSPECIFIED\x10\x00\x12\x1c\n\x18TASK_METRIC_SUCCESS_RATE\x10\x01\x12\x1a\n\x16TASK_METRIC_MEAN_COUNT\x10\x02\x32\xc2\x04\n\x10\x45valuatorService\x12\\\n\tListTasks\x12&.maestro.evaluator.v1.ListTasksRequest\x1a\'.maestro.evaluator.v1.ListTasksResponse\x12\x65\n\x0c\x45valuateTask\x12).maestro.evaluator.v1.EvaluateTaskRequest\x1a*.maestro.evaluator.v1.EvaluateTaskResponse\x12S\n\x06GetJob\x12#.maestro.evaluator.v1.GetJobRequest\x1a$.maestro.evaluator.v1.GetJobResponse\x12[\n\x08WatchJob\x12%.maestro.evaluator.v1.WatchJobRequest\x1a&.maestro.evaluator.v1.WatchJobResponse0\x01\x12\\\n\tCancelJob\x12&.maestro.evaluator.v1.CancelJobRequest\x1a\'.maestro.evaluator.v1.CancelJobResponse\x12Y\n\x08ListJobs\x12%.maestro.evaluator.v1.ListJobsRequest\x1a&.maestro.evaluator.v1.ListJobsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'maestro.evaluator.v1.evaluator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKMETRIC']._serialized_start=1164
-  _globals['_TASKMETRIC']._serialized_end=1263
+  _globals['_TASKMETRIC']._serialized_start=1323
+  _globals['_TASKMETRIC']._serialized_end=1422
   _globals['_TASK']._serialized_start=95
-  _globals['_TASK']._serialized_end=252
-  _globals['_LISTTASKSREQUEST']._serialized_start=254
-  _globals['_LISTTASKSREQUEST']._serialized_end=272
-  _globals['_LISTTASKSRESPONSE']._serialized_start=274
-  _globals['_LISTTASKSRESPONSE']._serialized_end=336
-  _globals['_EVALUATETASKREQUEST']._serialized_start=339
-  _globals['_EVALUATETASKREQUEST']._serialized_end=681
-  _globals['_EVALUATETASKRESPONSE']._serialized_start=683
-  _globals['_EVALUATETASKRESPONSE']._serialized_end=742
-  _globals['_GETJOBREQUEST']._serialized_start=744
-  _globals['_GETJOBREQUEST']._serialized_end=775
-  _globals['_GETJOBRESPONSE']._serialized_start=777
-  _globals['_GETJOBRESPONSE']._serialized_end=830
-  _globals['_WATCHJOBREQUEST']._serialized_start=832
-  _globals['_WATCHJOBREQUEST']._serialized_end=865
-  _globals['_WATCHJOBRESPONSE']._serialized_start=867
-  _globals['_WATCHJOBRESPONSE']._serialized_end=922
-  _globals['_CANCELJOBREQUEST']._serialized_start=924
-  _globals['_CANCELJOBREQUEST']._serialized_end=958
-  _globals['_CANCELJOBRESPONSE']._serialized_start=960
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1016
-  _globals['_LISTJOBSREQUEST']._serialized_start=1018
-  _globals['_LISTJOBSREQUEST']._serialized_end=1079
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1081
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1162
-  _globals['_EVALUATORSERVICE']._serialized_start=1266
-  _globals['_EVALUATORSERVICE']._serialized_end=1844
+  _globals['_TASK']._serialized_end=296
+  _globals['_LISTTASKSREQUEST']._serialized_start=298
+  _globals['_LISTTASKSREQUEST']._serialized_end=316
+  _globals['_LISTTASKSRESPONSE']._serialized_start=318
+  _globals['_LISTTASKSRESPONSE']._serialized_end=380
+  _globals['_EVALUATETASKREQUEST']._serialized_start=383
+  _globals['_EVALUATETASKREQUEST']._serialized_end=840
+  _globals['_EVALUATETASKRESPONSE']._serialized_start=842
+  _globals['_EVALUATETASKRESPONSE']._serialized_end=901
+  _globals['_GETJOBREQUEST']._serialized_start=903
+  _globals['_GETJOBREQUEST']._serialized_end=934
+  _globals['_GETJOBRESPONSE']._serialized_start=936
+  _globals['_GETJOBRESPONSE']._serialized_end=989
+  _globals['_WATCHJOBREQUEST']._serialized_start=991
+  _globals['_WATCHJOBREQUEST']._serialized_end=1024
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1026
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1081
+  _globals['_CANCELJOBREQUEST']._serialized_start=1083
+  _globals['_CANCELJOBREQUEST']._serialized_end=1117
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1119
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1175
+  _globals['_LISTJOBSREQUEST']._serialized_start=1177
+  _globals['_LISTJOBSREQUEST']._serialized_end=1238
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1240
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1321
+  _globals['_EVALUATORSERVICE']._serialized_start=1425
+  _globals['_EVALUATORSERVICE']._serialized_end=2003
 # @@protoc_insertion_point(module_scope)

@@ -18,20 +18,24 @@ TASK_METRIC_SUCCESS_RATE: TaskMetric
 TASK_METRIC_MEAN_COUNT: TaskMetric
 
 class Task(_message.Message):
-    __slots__ = ("task_id", "title", "description", "metric", "check_description", "paper_value")
+    __slots__ = ("task_id", "title", "description", "metric", "check_description", "paper_value", "paper_baseline", "milestones")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     CHECK_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     PAPER_VALUE_FIELD_NUMBER: _ClassVar[int]
+    PAPER_BASELINE_FIELD_NUMBER: _ClassVar[int]
+    MILESTONES_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     title: str
     description: str
     metric: TaskMetric
     check_description: str
     paper_value: float
-    def __init__(self, task_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., metric: _Optional[_Union[TaskMetric, str]] = ..., check_description: _Optional[str] = ..., paper_value: _Optional[float] = ...) -> None: ...
+    paper_baseline: float
+    milestones: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, task_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., metric: _Optional[_Union[TaskMetric, str]] = ..., check_description: _Optional[str] = ..., paper_value: _Optional[float] = ..., paper_baseline: _Optional[float] = ..., milestones: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
     __slots__ = ()
@@ -44,7 +48,7 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
 
 class EvaluateTaskRequest(_message.Message):
-    __slots__ = ("task_id", "task_text", "success_check", "skill_checkpoint", "policy", "episodes", "seeds", "seed", "llm", "include_baselines", "request_id")
+    __slots__ = ("task_id", "task_text", "success_check", "skill_checkpoint", "policy", "episodes", "seeds", "seed", "llm", "include_baselines", "request_id", "skill_functions", "max_steps", "skill_turns", "num_envs")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_TEXT_FIELD_NUMBER: _ClassVar[int]
     SUCCESS_CHECK_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +60,10 @@ class EvaluateTaskRequest(_message.Message):
     LLM_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_BASELINES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SKILL_FUNCTIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEPS_FIELD_NUMBER: _ClassVar[int]
+    SKILL_TURNS_FIELD_NUMBER: _ClassVar[int]
+    NUM_ENVS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     task_text: str
     success_check: str
@@ -67,7 +75,11 @@ class EvaluateTaskRequest(_message.Message):
     llm: _common_pb2.LlmSettings
     include_baselines: bool
     request_id: str
-    def __init__(self, task_id: _Optional[str] = ..., task_text: _Optional[str] = ..., success_check: _Optional[str] = ..., skill_checkpoint: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., policy: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., episodes: _Optional[int] = ..., seeds: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., llm: _Optional[_Union[_common_pb2.LlmSettings, _Mapping]] = ..., include_baselines: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    skill_functions: _common_pb2.ArtifactRef
+    max_steps: int
+    skill_turns: int
+    num_envs: int
+    def __init__(self, task_id: _Optional[str] = ..., task_text: _Optional[str] = ..., success_check: _Optional[str] = ..., skill_checkpoint: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., policy: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., episodes: _Optional[int] = ..., seeds: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., llm: _Optional[_Union[_common_pb2.LlmSettings, _Mapping]] = ..., include_baselines: _Optional[bool] = ..., request_id: _Optional[str] = ..., skill_functions: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., max_steps: _Optional[int] = ..., skill_turns: _Optional[int] = ..., num_envs: _Optional[int] = ...) -> None: ...
 
 class EvaluateTaskResponse(_message.Message):
     __slots__ = ("job",)
