@@ -27,7 +27,7 @@ from typing import IO, Any, BinaryIO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from maestro_common.errors import CorruptArtifact, InvalidArgument, NotFound, ResourceExhausted
+from maestro_common.errors import CorruptArtifact, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +332,11 @@ class ArtifactStore:
 
     def read_json(self, ref: ArtifactRef) -> Any:
         """A verified JSON artifact, decoded."""
-        return json.loads(self.read_bytes(ref).decode("utf-8"))
+        try:
+            return json.loads(self.read_bytes(ref).decode("utf-8"))
+        except ValueError as error:  # UnicodeDecodeError and JSONDecodeError
+            raise FailedPrecondition(f"artifact {ref.uri} is not a JSON document ({error}); "
+                                     "give the artifact this field expects") from None
 
     def open_verified(self, ref: ArtifactRef) -> BinaryIO:
         """A readable binary file holding the verified bytes (small ones in memory, big ones spooled).

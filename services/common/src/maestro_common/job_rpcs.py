@@ -6,17 +6,25 @@ response classes differ per package, the behaviour is the same everywhere.
 
 from __future__ import annotations
 
+import threading
 from types import ModuleType
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from maestro.common.v1 import common_pb2
 from maestro_common.artifacts import ArtifactRef
-from maestro_common.errors import InvalidArgument
+from maestro_common.errors import InvalidArgument, ResourceExhausted
 from maestro_common.jobs.store import TERMINAL_STATES, JobRecord, JobState, JobStore
 
 WATCH_POLL_SECONDS = 1.0
 """How often a WatchJob stream re-checks that its caller is still there."""
+_WATCH_SLOTS_LOCK = threading.Lock()
+
+
+def watch_slots(max_rpc_workers: int) -> int:
+    """WatchJob streams one replica serves at once: each holds an RPC worker thread until its job ends, so
+    a quarter of the workers (at least 2) stay free for every other call, the health check included."""
+    return max(1, max_rpc_workers - max(2, max_rpc_workers // 4))
 
 
 def artifact_to_proto(ref: ArtifactRef) -> common_pb2.ArtifactRef:
@@ -88,11 +96,25 @@ class JobRpcs:
                                         page_size=query.page_size or 50, page_token=query.page_token)
         return self.pb2.ListJobsResponse(jobs=[job_to_proto(r) for r in records], next_page_token=token)
 
+    def _watch_semaphore(self) -> threading.BoundedSemaphore:
+        with _WATCH_SLOTS_LOCK:
+            if getattr(self, "_watch_slots", None) is None:
+                self._watch_slots = threading.BoundedSemaphore(watch_slots(self.context.settings.max_rpc_workers))
+            return self._watch_slots
+
     def WatchJob(self, request, context):
         record = self.jobs.get(_require_job_id(request.job_id))
-        yield self.pb2.WatchJobResponse(job=job_to_proto(record))
-        while JobState(record.state) not in TERMINAL_STATES and context.is_active():
-            latest = self.jobs.wait_for_change(record.job_id, record.version, timeout=WATCH_POLL_SECONDS)
-            if latest.version != record.version:
-                record = latest
-                yield self.pb2.WatchJobResponse(job=job_to_proto(record))
+        slots = self._watch_semaphore()
+        if not slots.acquire(blocking=False):
+            raise ResourceExhausted("too many WatchJob streams on this replica (each holds one of its "
+                                    "MAESTRO_MAX_RPC_WORKERS threads); retry later, poll GetJob, or raise "
+                                    "MAESTRO_MAX_RPC_WORKERS")
+        try:
+            yield self.pb2.WatchJobResponse(job=job_to_proto(record))
+            while JobState(record.state) not in TERMINAL_STATES and context.is_active():
+                latest = self.jobs.wait_for_change(record.job_id, record.version, timeout=WATCH_POLL_SECONDS)
+                if latest.version != record.version:
+                    record = latest
+                    yield self.pb2.WatchJobResponse(job=job_to_proto(record))
+        finally:
+            slots.release()

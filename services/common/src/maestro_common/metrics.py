@@ -13,7 +13,7 @@ from typing import Callable
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from maestro_common.errors import DomainError, status_name
+from maestro_common.errors import DomainError, InvalidArgument, status_name
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,15 @@ class ServerInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return None
         service, _, method = handler_call_details.method.lstrip("/").partition("/")
+        parse = handler.request_deserializer
         if handler.unary_unary:
-            return handler._replace(unary_unary=self._unary(handler.unary_unary, ("unary", service, method)))
+            behavior = _parsing(handler.unary_unary, parse, method)
+            return handler._replace(unary_unary=self._unary(behavior, ("unary", service, method)),
+                                    request_deserializer=None)
         if handler.unary_stream:
-            streaming = self._streaming(handler.unary_stream, ("server_stream", service, method))
-            return handler._replace(unary_stream=streaming)
+            behavior = _parsing(handler.unary_stream, parse, method)
+            streaming = self._streaming(behavior, ("server_stream", service, method))
+            return handler._replace(unary_stream=streaming, request_deserializer=None)
         if handler.stream_unary:
             return handler._replace(stream_unary=self._unary(handler.stream_unary, ("client_stream", service, method)))
         return handler._replace(stream_stream=self._streaming(handler.stream_stream, ("bidi_stream", service, method)))
@@ -107,6 +111,23 @@ class ServerInterceptor(grpc.ServerInterceptor):
                     yield response
 
         return wrapper
+
+
+def _parsing(behavior: Callable, parse: Callable | None, method: str) -> Callable:
+    """`behavior` taking the raw request bytes: bytes that are not a valid request answer INVALID_ARGUMENT
+    (gRPC itself would answer INTERNAL "Exception deserializing request!")."""
+    if parse is None:
+        return behavior
+
+    def parsed(raw, context):
+        try:
+            request = parse(raw)
+        except Exception as error:  # noqa: BLE001 - any parse failure is the caller's malformed request
+            raise InvalidArgument("request", f"not a valid {method} request message ({error}); build it with "
+                                             "stubs generated from this service's .proto") from None
+        return behavior(request, context)
+
+    return parsed
 
 
 def _code_of(context: grpc.ServicerContext) -> str:
