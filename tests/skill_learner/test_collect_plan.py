@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maestro.skill_learner.v1 import skill_learner_pb2 as pb
-from maestro_common.errors import InvalidArgument, Unimplemented
+from maestro_common.errors import InvalidArgument
 from skill_learner.collect import episode_seed, plan_from_request
 
 
@@ -41,13 +41,19 @@ def test_bad_fields_are_named(fields, field):
     assert error.value.field == field
 
 
-def test_skill_network_policy_is_not_made_up():
+def test_skill_network_policy_needs_a_checkpoint_and_the_code_that_picks_skills():
     with pytest.raises(InvalidArgument) as error:
         plan_from_request(_request(policy=pb.COLLECTION_POLICY_SKILL_NETWORK), default_envs=1, max_envs=1)
     assert error.value.field == "skill_checkpoint"
-    with pytest.raises(Unimplemented):
-        plan_from_request(_request(policy=pb.COLLECTION_POLICY_SKILL_NETWORK,
-                                   skill_checkpoint={"uri": "x", "sha256": "0" * 64}), default_envs=1, max_envs=1)
+    ref = {"uri": "x", "sha256": "0" * 64}
+    with pytest.raises(InvalidArgument) as error:
+        plan_from_request(_request(policy=pb.COLLECTION_POLICY_SKILL_NETWORK, skill_checkpoint=ref),
+                          default_envs=1, max_envs=1)
+    assert error.value.field == "skill_functions"
+    plan = plan_from_request(_request(policy=pb.COLLECTION_POLICY_SKILL_NETWORK, skill_checkpoint=ref,
+                                      skill_functions=ref, training_policy=ref), default_envs=1, max_envs=1)
+    assert plan.policy == "skill-network" and set(plan.network) == {"skill_checkpoint", "skill_functions",
+                                                                     "training_policy"}
 
 
 def test_episode_seeds_are_stable_and_distinct():

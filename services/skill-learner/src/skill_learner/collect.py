@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from maestro.skill_learner.v1 import skill_learner_pb2 as pb
 from maestro_common.artifacts import ArtifactStore
 from maestro_common.datasets import DatasetManifest, Shard, write_manifest, write_shard
-from maestro_common.errors import InvalidArgument, Unimplemented
+from maestro_common.errors import InvalidArgument
 from maestro_common.jobs.runner import JobContext
 from maestro_common.nethack.dataset import collect_episodes
 from maestro_common.nethack.env import EnvConfig
@@ -33,6 +33,9 @@ class CollectPlan:
     max_episode_steps: int
     episodes_per_shard: int
     seed: int
+    network: dict | None = None
+    """For the "skill-network" policy: the ArtifactRef dicts of skill_checkpoint, skill_functions and
+    training_policy."""
 
     @property
     def num_shards(self) -> int:
@@ -45,11 +48,14 @@ class CollectPlan:
 
 def plan_from_request(request: pb.CollectDatasetRequest, *, default_envs: int, max_envs: int) -> CollectPlan:
     """Validate a request and fill its defaults; InvalidArgument names the field at fault."""
+    network = None
     if request.policy == pb.COLLECTION_POLICY_SKILL_NETWORK:
-        require_artifact("skill_checkpoint", request.skill_checkpoint)
-        raise Unimplemented("policy COLLECTION_POLICY_SKILL_NETWORK needs trained skill networks, "
-                            "which this release cannot load yet; use COLLECTION_POLICY_RANDOM_MACRO")
-    if request.policy != pb.COLLECTION_POLICY_RANDOM_MACRO:
+        network = {}
+        for name in ("skill_checkpoint", "skill_functions", "training_policy"):
+            ref = getattr(request, name)
+            require_artifact(name, ref)
+            network[name] = {"uri": ref.uri, "sha256": ref.sha256, "size_bytes": ref.size_bytes}
+    elif request.policy != pb.COLLECTION_POLICY_RANDOM_MACRO:
         raise InvalidArgument("policy", "choose COLLECTION_POLICY_RANDOM_MACRO (or SKILL_NETWORK)")
     require_range("episodes", request.episodes, 1, MAX_EPISODES)
     require_range("num_envs", request.num_envs, 1, max_envs, zero_means="the service default")
@@ -57,7 +63,8 @@ def plan_from_request(request: pb.CollectDatasetRequest, *, default_envs: int, m
     require_range("episodes_per_shard", request.episodes_per_shard, 1, 10_000, zero_means="one per environment")
     num_envs = min(request.num_envs or default_envs, request.episodes)
     return CollectPlan(
-        policy="random",
+        policy="skill-network" if network else "random",
+        network=network,
         episodes=request.episodes,
         num_envs=num_envs,
         max_episode_steps=request.max_episode_steps or MAX_EPISODE_STEPS,
@@ -75,6 +82,7 @@ def episode_seed(base_seed: int, index: int) -> int:
 def run_collection(ctx: JobContext, plan: CollectPlan, store: ArtifactStore) -> None:
     """Play the remaining shards of `plan`, checkpointing after each; then write the manifest."""
     env_config = EnvConfig(max_episode_steps=plan.max_episode_steps)
+    player = _network_player(plan, store)
     shards = [Shard.from_json(s) for s in ctx.checkpoint.get("shards", [])]
     steps_done = sum(s.rows for s in shards)
     episodes_done = sum(s.episodes for s in shards)
@@ -85,13 +93,13 @@ def run_collection(ctx: JobContext, plan: CollectPlan, store: ArtifactStore) -> 
         ctx.raise_if_stopping()
         indices = plan.shard_episodes(shard_index)
         on_episode_done = _episode_counter(ctx, plan, episodes_done, f"shard {shard_index + 1}/{plan.num_shards}")
-        table = collect_episodes(
-            env_config, plan.policy,
-            seeds=[episode_seed(plan.seed, i) for i in indices],
-            episode_ids=[f"{plan.seed}-{i:06d}" for i in indices],
-            num_workers=min(plan.num_envs, len(indices)),
-            on_episode_done=on_episode_done,
-        )
+        seeds = [episode_seed(plan.seed, i) for i in indices]
+        episode_ids = [f"{plan.seed}-{i:06d}" for i in indices]
+        if player is not None:
+            table = player.play(env_config, seeds, episode_ids, plan.num_envs, on_episode_done)
+        else:
+            table = collect_episodes(env_config, plan.policy, seeds=seeds, episode_ids=episode_ids,
+                                     num_workers=min(plan.num_envs, len(indices)), on_episode_done=on_episode_done)
         shard = write_shard(store, table, episodes=len(indices), name=f"shard-{shard_index:05d}.parquet")
         shards.append(shard)
         episodes_done += shard.episodes
@@ -105,6 +113,23 @@ def run_collection(ctx: JobContext, plan: CollectPlan, store: ArtifactStore) -> 
     ctx.add_output("dataset", write_manifest(store, manifest))
     ctx.report_progress(plan.episodes, plan.episodes, unit="episodes", stage="done",
                         message=f"{manifest.episodes} episodes, {manifest.rows} steps in {len(shards)} shards")
+
+
+def _network_player(plan: CollectPlan, store: ArtifactStore):
+    """The loaded skill network and code for the "skill-network" policy (None for other policies).
+
+    Artifacts that do not fit (a checkpoint of other skills or input spec, code failing validation)
+    fail the job with FAILED_PRECONDITION before any episode is played.
+    """
+    if plan.network is None:
+        return None
+    from maestro_common.artifacts import ArtifactRef
+    from skill_learner.collect_skills import SkillNetworkPlayer
+
+    refs = {name: store.resolve(data["uri"], data["sha256"], uri_field=f"{name}.uri",
+                                sha256_field=f"{name}.sha256") for name, data in plan.network.items()}
+    assert all(isinstance(ref, ArtifactRef) for ref in refs.values())
+    return SkillNetworkPlayer(store, refs["skill_checkpoint"], refs["skill_functions"], refs["training_policy"])
 
 
 def _episode_counter(ctx: JobContext, plan: CollectPlan, already_done: int, label: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from maestro.skill_learner.v1 import skill_learner_pb2 as pb
 from maestro.skill_learner.v1 import skill_learner_pb2_grpc as pb_grpc
 from maestro_common import runtime
@@ -10,19 +12,40 @@ from maestro_common.jobs.runner import HandlerSpec, JobContext
 from maestro_common.runtime import Built, Service, ServiceContext
 from skill_learner.collect import plan_from_request, run_collection
 from skill_learner.config import SkillLearnerSettings
-from skill_learner.servicer import COLLECT_DATASET, SkillLearnerServicer
+from skill_learner.metrics import SkillLearnerMetrics
+from skill_learner.plan import plan_from_request as training_plan
+from skill_learner.servicer import COLLECT_DATASET, TRAIN_SKILLS, SkillLearnerServicer
+from skill_learner.train_job import run_training, state_dir
 
 
 def build(context: ServiceContext) -> Built:
     settings: SkillLearnerSettings = context.settings
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    metrics = SkillLearnerMetrics(context.registry)
+    data_dir = settings.resolved_data_dir(context.info.name)
 
     def collect_dataset(job: JobContext) -> None:
         request = pb.CollectDatasetRequest.FromString(job.request)
         plan = plan_from_request(request, default_envs=settings.collect_num_envs, max_envs=settings.collect_max_envs)
         run_collection(job, plan, context.artifacts)
 
-    handlers = {COLLECT_DATASET: HandlerSpec(collect_dataset, resumable=True,
-                                             description="play NLE and write observation shards")}
+    def train_skills(job: JobContext) -> None:
+        request = pb.TrainSkillsRequest.FromString(job.request)
+        plan = training_plan(request, settings, context.artifacts)
+        metrics.open_tensorboard(state_dir(data_dir, job.job_id) / "tensorboard",
+                                 purge_step=job.checkpoint.get("env_steps"))
+        try:
+            run_training(job, plan, context.artifacts, data_dir, observer=metrics)
+        finally:
+            metrics.close_tensorboard()
+
+    handlers = {
+        COLLECT_DATASET: HandlerSpec(collect_dataset, resumable=True,
+                                     description="play NLE and write observation shards"),
+        TRAIN_SKILLS: HandlerSpec(train_skills, resumable=True,
+                                  description="train the skill network with APPO on Ray env runners"),
+    }
     return Built(servicer=SkillLearnerServicer(context), handlers=handlers)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from maestro.skill_learner.v1 import skill_learner_pb2 as pb
 from maestro.skill_learner.v1 import skill_learner_pb2_grpc as pb_grpc
-from maestro_common.errors import not_served_yet
 from maestro_common.job_rpcs import JobRpcs, job_to_proto
 from maestro_common.runtime import ServiceContext
 from maestro_common.validation import require_request_id
 from skill_learner.collect import plan_from_request
+from skill_learner.plan import plan_from_request as training_plan
 
 COLLECT_DATASET = "CollectDataset"
+TRAIN_SKILLS = "TrainSkills"
 
 
 class SkillLearnerServicer(JobRpcs, pb_grpc.SkillLearnerServiceServicer):
@@ -27,4 +28,7 @@ class SkillLearnerServicer(JobRpcs, pb_grpc.SkillLearnerServiceServicer):
         return pb.CollectDatasetResponse(job=job_to_proto(record))
 
     def TrainSkills(self, request, context):
-        raise not_served_yet("skill-learner", "TrainSkills")
+        training_plan(request, self.settings, self.context.artifacts)  # fields and artifact existence
+        record = self.context.submit(TRAIN_SKILLS, request.SerializeToString(),
+                                     request_id=require_request_id(request.request_id))
+        return pb.TrainSkillsResponse(job=job_to_proto(record))

@@ -25,41 +25,41 @@ _sym_db = _symbol_database.Default()
 from maestro.common.v1 import common_pb2 as maestro_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,maestro/skill_learner/v1/skill_learner.proto\x12\x18maestro.skill_learner.v1\x1a\x1emaestro/common/v1/common.proto\"\x8a\x02\n\x15\x43ollectDatasetRequest\x12:\n\x06policy\x18\x01 \x01(\x0e\x32*.maestro.skill_learner.v1.CollectionPolicy\x12\x38\n\x10skill_checkpoint\x18\x02 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x10\n\x08\x65pisodes\x18\x03 \x01(\x05\x12\x10\n\x08num_envs\x18\x04 \x01(\x05\x12\x19\n\x11max_episode_steps\x18\x05 \x01(\x05\x12\x1a\n\x12\x65pisodes_per_shard\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"=\n\x16\x43ollectDatasetResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\xc5\x02\n\x13SkillTrainingConfig\x12\x11\n\tenv_steps\x18\x01 \x01(\x03\x12\x10\n\x08num_envs\x18\x02 \x01(\x05\x12\x16\n\x0erollout_length\x18\x03 \x01(\x05\x12\x12\n\nbatch_size\x18\x04 \x01(\x05\x12\x15\n\rlearning_rate\x18\x05 \x01(\x01\x12\r\n\x05gamma\x18\x06 \x01(\x01\x12\x0c\n\x04\x63lip\x18\x07 \x01(\x01\x12\x14\n\x0c\x65ntropy_coef\x18\x08 \x01(\x01\x12\x12\n\nvalue_coef\x18\t \x01(\x01\x12\x15\n\rmax_grad_norm\x18\n \x01(\x01\x12\x16\n\x0e\x65xtrinsic_coef\x18\x0b \x01(\x01\x12\x18\n\x10\x63heckpoint_every\x18\x0c \x01(\x03\x12\x18\n\x10keep_checkpoints\x18\r \x01(\x05\x12\x0c\n\x04seed\x18\x0e \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\x0f \x01(\t\"\xc5\x02\n\x12TrainSkillsRequest\x12\x35\n\rreward_models\x18\x01 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x37\n\x0fskill_functions\x18\x02 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x37\n\x0ftraining_policy\x18\x03 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12=\n\x06\x63onfig\x18\x04 \x01(\x0b\x32-.maestro.skill_learner.v1.SkillTrainingConfig\x12\x33\n\x0bresume_from\x18\x05 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x12\n\nrequest_id\x18\x06 \x01(\t\":\n\x13TrainSkillsResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x0eGetJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"8\n\x11\x43\x61ncelJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"=\n\x0fListJobsRequest\x12*\n\x05query\x18\x01 \x01(\x0b\x32\x1b.maestro.common.v1.JobQuery\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.maestro.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*~\n\x10\x43ollectionPolicy\x12!\n\x1d\x43OLLECTION_POLICY_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OLLECTION_POLICY_RANDOM_MACRO\x10\x01\x12#\n\x1f\x43OLLECTION_POLICY_SKILL_NETWORK\x10\x02\x32\x81\x05\n\x13SkillLearnerService\x12s\n\x0e\x43ollectDataset\x12/.maestro.skill_learner.v1.CollectDatasetRequest\x1a\x30.maestro.skill_learner.v1.CollectDatasetResponse\x12j\n\x0bTrainSkills\x12,.maestro.skill_learner.v1.TrainSkillsRequest\x1a-.maestro.skill_learner.v1.TrainSkillsResponse\x12[\n\x06GetJob\x12\'.maestro.skill_learner.v1.GetJobRequest\x1a(.maestro.skill_learner.v1.GetJobResponse\x12\x63\n\x08WatchJob\x12).maestro.skill_learner.v1.WatchJobRequest\x1a*.maestro.skill_learner.v1.WatchJobResponse0\x01\x12\x64\n\tCancelJob\x12*.maestro.skill_learner.v1.CancelJobRequest\x1a+.maestro.skill_learner.v1.CancelJobResponse\x12\x61\n\x08ListJobs\x12).maestro.skill_learner.v1.ListJobsRequest\x1a*.maestro.skill_learner.v1.ListJobsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,maestro/skill_learner/v1/skill_learner.proto\x12\x18maestro.skill_learner.v1\x1a\x1emaestro/common/v1/common.proto\"\xfc\x02\n\x15\x43ollectDatasetRequest\x12:\n\x06policy\x18\x01 \x01(\x0e\x32*.maestro.skill_learner.v1.CollectionPolicy\x12\x38\n\x10skill_checkpoint\x18\x02 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x10\n\x08\x65pisodes\x18\x03 \x01(\x05\x12\x10\n\x08num_envs\x18\x04 \x01(\x05\x12\x19\n\x11max_episode_steps\x18\x05 \x01(\x05\x12\x1a\n\x12\x65pisodes_per_shard\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x37\n\x0fskill_functions\x18\t \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x37\n\x0ftraining_policy\x18\n \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\"=\n\x16\x43ollectDatasetResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\x9d\x03\n\x13SkillTrainingConfig\x12\x11\n\tenv_steps\x18\x01 \x01(\x03\x12\x10\n\x08num_envs\x18\x02 \x01(\x05\x12\x16\n\x0erollout_length\x18\x03 \x01(\x05\x12\x12\n\nbatch_size\x18\x04 \x01(\x05\x12\x15\n\rlearning_rate\x18\x05 \x01(\x01\x12\r\n\x05gamma\x18\x06 \x01(\x01\x12\x0c\n\x04\x63lip\x18\x07 \x01(\x01\x12\x14\n\x0c\x65ntropy_coef\x18\x08 \x01(\x01\x12\x12\n\nvalue_coef\x18\t \x01(\x01\x12\x15\n\rmax_grad_norm\x18\n \x01(\x01\x12\x16\n\x0e\x65xtrinsic_coef\x18\x0b \x01(\x01\x12\x18\n\x10\x63heckpoint_every\x18\x0c \x01(\x03\x12\x18\n\x10keep_checkpoints\x18\r \x01(\x05\x12\x0c\n\x04seed\x18\x0e \x01(\x03\x12\x0e\n\x06\x64\x65vice\x18\x0f \x01(\t\x12\x13\n\x0b\x65nv_runners\x18\x10 \x01(\x05\x12\x13\n\x0bskill_turns\x18\x11 \x01(\x05\x12\x19\n\x11max_episode_steps\x18\x12 \x01(\x05\x12\x11\n\tprecision\x18\x13 \x01(\t\"\xc5\x02\n\x12TrainSkillsRequest\x12\x35\n\rreward_models\x18\x01 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x37\n\x0fskill_functions\x18\x02 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x37\n\x0ftraining_policy\x18\x03 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12=\n\x06\x63onfig\x18\x04 \x01(\x0b\x32-.maestro.skill_learner.v1.SkillTrainingConfig\x12\x33\n\x0bresume_from\x18\x05 \x01(\x0b\x32\x1e.maestro.common.v1.ArtifactRef\x12\x12\n\nrequest_id\x18\x06 \x01(\t\":\n\x13TrainSkillsResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x0eGetJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"7\n\x10WatchJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"8\n\x11\x43\x61ncelJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.maestro.common.v1.Job\"=\n\x0fListJobsRequest\x12*\n\x05query\x18\x01 \x01(\x0b\x32\x1b.maestro.common.v1.JobQuery\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.maestro.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*~\n\x10\x43ollectionPolicy\x12!\n\x1d\x43OLLECTION_POLICY_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OLLECTION_POLICY_RANDOM_MACRO\x10\x01\x12#\n\x1f\x43OLLECTION_POLICY_SKILL_NETWORK\x10\x02\x32\x81\x05\n\x13SkillLearnerService\x12s\n\x0e\x43ollectDataset\x12/.maestro.skill_learner.v1.CollectDatasetRequest\x1a\x30.maestro.skill_learner.v1.CollectDatasetResponse\x12j\n\x0bTrainSkills\x12,.maestro.skill_learner.v1.TrainSkillsRequest\x1a-.maestro.skill_learner.v1.TrainSkillsResponse\x12[\n\x06GetJob\x12\'.maestro.skill_learner.v1.GetJobRequest\x1a(.maestro.skill_learner.v1.GetJobResponse\x12\x63\n\x08WatchJob\x12).maestro.skill_learner.v1.WatchJobRequest\x1a*.maestro.skill_learner.v1.WatchJobResponse0\x01\x12\x64\n\tCancelJob\x12*.maestro.skill_learner.v1.CancelJobRequest\x1a+.maestro.skill_learner.v1.CancelJobResponse\x12\x61\n\x08ListJobs\x12).maestro.skill_learner.v1.ListJobsRequest\x1a*.maestro.skill_learner.v1.ListJobsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'maestro.skill_learner.v1.skill_learner_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COLLECTIONPOLICY']._serialized_start=1574
-  _globals['_COLLECTIONPOLICY']._serialized_end=1700
+  _globals['_COLLECTIONPOLICY']._serialized_start=1776
+  _globals['_COLLECTIONPOLICY']._serialized_end=1902
   _globals['_COLLECTDATASETREQUEST']._serialized_start=107
-  _globals['_COLLECTDATASETREQUEST']._serialized_end=373
-  _globals['_COLLECTDATASETRESPONSE']._serialized_start=375
-  _globals['_COLLECTDATASETRESPONSE']._serialized_end=436
-  _globals['_SKILLTRAININGCONFIG']._serialized_start=439
-  _globals['_SKILLTRAININGCONFIG']._serialized_end=764
-  _globals['_TRAINSKILLSREQUEST']._serialized_start=767
-  _globals['_TRAINSKILLSREQUEST']._serialized_end=1092
-  _globals['_TRAINSKILLSRESPONSE']._serialized_start=1094
-  _globals['_TRAINSKILLSRESPONSE']._serialized_end=1152
-  _globals['_GETJOBREQUEST']._serialized_start=1154
-  _globals['_GETJOBREQUEST']._serialized_end=1185
-  _globals['_GETJOBRESPONSE']._serialized_start=1187
-  _globals['_GETJOBRESPONSE']._serialized_end=1240
-  _globals['_WATCHJOBREQUEST']._serialized_start=1242
-  _globals['_WATCHJOBREQUEST']._serialized_end=1275
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1277
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1332
-  _globals['_CANCELJOBREQUEST']._serialized_start=1334
-  _globals['_CANCELJOBREQUEST']._serialized_end=1368
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1370
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1426
-  _globals['_LISTJOBSREQUEST']._serialized_start=1428
-  _globals['_LISTJOBSREQUEST']._serialized_end=1489
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1491
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1572
-  _globals['_SKILLLEARNERSERVICE']._serialized_start=1703
-  _globals['_SKILLLEARNERSERVICE']._serialized_end=2344
+  _globals['_COLLECTDATASETREQUEST']._serialized_end=487
+  _globals['_COLLECTDATASETRESPONSE']._serialized_start=489
+  _globals['_COLLECTDATASETRESPONSE']._serialized_end=550
+  _globals['_SKILLTRAININGCONFIG']._serialized_start=553
+  _globals['_SKILLTRAININGCONFIG']._serialized_end=966
+  _globals['_TRAINSKILLSREQUEST']._serialized_start=969
+  _globals['_TRAINSKILLSREQUEST']._serialized_end=1294
+  _globals['_TRAINSKILLSRESPONSE']._serialized_start=1296
+  _globals['_TRAINSKILLSRESPONSE']._serialized_end=1354
+  _globals['_GETJOBREQUEST']._serialized_start=1356
+  _globals['_GETJOBREQUEST']._serialized_end=1387
+  _globals['_GETJOBRESPONSE']._serialized_start=1389
+  _globals['_GETJOBRESPONSE']._serialized_end=1442
+  _globals['_WATCHJOBREQUEST']._serialized_start=1444
+  _globals['_WATCHJOBREQUEST']._serialized_end=1477
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1479
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1534
+  _globals['_CANCELJOBREQUEST']._serialized_start=1536
+  _globals['_CANCELJOBREQUEST']._serialized_end=1570
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1572
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1628
+  _globals['_LISTJOBSREQUEST']._serialized_start=1630
+  _globals['_LISTJOBSREQUEST']._serialized_end=1691
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1693
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1774
+  _globals['_SKILLLEARNERSERVICE']._serialized_start=1905
+  _globals['_SKILLLEARNERSERVICE']._serialized_end=2546
 # @@protoc_insertion_point(module_scope)

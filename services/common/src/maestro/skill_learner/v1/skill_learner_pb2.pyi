@@ -18,7 +18,7 @@ COLLECTION_POLICY_RANDOM_MACRO: CollectionPolicy
 COLLECTION_POLICY_SKILL_NETWORK: CollectionPolicy
 
 class CollectDatasetRequest(_message.Message):
-    __slots__ = ("policy", "skill_checkpoint", "episodes", "num_envs", "max_episode_steps", "episodes_per_shard", "seed", "request_id")
+    __slots__ = ("policy", "skill_checkpoint", "episodes", "num_envs", "max_episode_steps", "episodes_per_shard", "seed", "request_id", "skill_functions", "training_policy")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     SKILL_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     EPISODES_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,8 @@ class CollectDatasetRequest(_message.Message):
     EPISODES_PER_SHARD_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SKILL_FUNCTIONS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_POLICY_FIELD_NUMBER: _ClassVar[int]
     policy: CollectionPolicy
     skill_checkpoint: _common_pb2.ArtifactRef
     episodes: int
@@ -35,7 +37,9 @@ class CollectDatasetRequest(_message.Message):
     episodes_per_shard: int
     seed: int
     request_id: str
-    def __init__(self, policy: _Optional[_Union[CollectionPolicy, str]] = ..., skill_checkpoint: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., episodes: _Optional[int] = ..., num_envs: _Optional[int] = ..., max_episode_steps: _Optional[int] = ..., episodes_per_shard: _Optional[int] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    skill_functions: _common_pb2.ArtifactRef
+    training_policy: _common_pb2.ArtifactRef
+    def __init__(self, policy: _Optional[_Union[CollectionPolicy, str]] = ..., skill_checkpoint: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., episodes: _Optional[int] = ..., num_envs: _Optional[int] = ..., max_episode_steps: _Optional[int] = ..., episodes_per_shard: _Optional[int] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., skill_functions: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., training_policy: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
 
 class CollectDatasetResponse(_message.Message):
     __slots__ = ("job",)
@@ -44,7 +48,7 @@ class CollectDatasetResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[_common_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class SkillTrainingConfig(_message.Message):
-    __slots__ = ("env_steps", "num_envs", "rollout_length", "batch_size", "learning_rate", "gamma", "clip", "entropy_coef", "value_coef", "max_grad_norm", "extrinsic_coef", "checkpoint_every", "keep_checkpoints", "seed", "device")
+    __slots__ = ("env_steps", "num_envs", "rollout_length", "batch_size", "learning_rate", "gamma", "clip", "entropy_coef", "value_coef", "max_grad_norm", "extrinsic_coef", "checkpoint_every", "keep_checkpoints", "seed", "device", "env_runners", "skill_turns", "max_episode_steps", "precision")
     ENV_STEPS_FIELD_NUMBER: _ClassVar[int]
     NUM_ENVS_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +64,10 @@ class SkillTrainingConfig(_message.Message):
     KEEP_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    ENV_RUNNERS_FIELD_NUMBER: _ClassVar[int]
+    SKILL_TURNS_FIELD_NUMBER: _ClassVar[int]
+    MAX_EPISODE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
     env_steps: int
     num_envs: int
     rollout_length: int
@@ -75,7 +83,11 @@ class SkillTrainingConfig(_message.Message):
     keep_checkpoints: int
     seed: int
     device: str
-    def __init__(self, env_steps: _Optional[int] = ..., num_envs: _Optional[int] = ..., rollout_length: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., gamma: _Optional[float] = ..., clip: _Optional[float] = ..., entropy_coef: _Optional[float] = ..., value_coef: _Optional[float] = ..., max_grad_norm: _Optional[float] = ..., extrinsic_coef: _Optional[float] = ..., checkpoint_every: _Optional[int] = ..., keep_checkpoints: _Optional[int] = ..., seed: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
+    env_runners: int
+    skill_turns: int
+    max_episode_steps: int
+    precision: str
+    def __init__(self, env_steps: _Optional[int] = ..., num_envs: _Optional[int] = ..., rollout_length: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., gamma: _Optional[float] = ..., clip: _Optional[float] = ..., entropy_coef: _Optional[float] = ..., value_coef: _Optional[float] = ..., max_grad_norm: _Optional[float] = ..., extrinsic_coef: _Optional[float] = ..., checkpoint_every: _Optional[int] = ..., keep_checkpoints: _Optional[int] = ..., seed: _Optional[int] = ..., device: _Optional[str] = ..., env_runners: _Optional[int] = ..., skill_turns: _Optional[int] = ..., max_episode_steps: _Optional[int] = ..., precision: _Optional[str] = ...) -> None: ...
 
 class TrainSkillsRequest(_message.Message):
     __slots__ = ("reward_models", "skill_functions", "training_policy", "config", "resume_from", "request_id")
