@@ -133,3 +133,14 @@ def test_descriptions_split_into_what_initiation_and_termination():
     result = generator.skill_functions("Descender", "Goes down. Initiation: at any time. Termination: deeper.")
     assert "initiation(ctx) must return True when: at any time." in result.transcript[1]["content"]
     assert "termination(ctx) must return True when: deeper." in result.transcript[1]["content"]
+
+
+def test_a_policy_and_its_test_in_one_block_are_split():
+    from codegen.extract import policy_and_test
+
+    one = _py("LIMIT = 3\n\ndef select_skill(ctx, available, state):\n    return available[0]\n\n"
+              "def test():\n    assert True")
+    code, test = policy_and_test(one)
+    assert code.endswith("return available[0]") and test.startswith("def test():")
+    assert policy_and_test(_py("a") + _py("b")) == ("a", "b")
+    assert policy_and_test("no code") == ("", "")

@@ -13,3 +13,17 @@ def code_blocks(answer: str) -> list[str]:
     if not blocks and "def " in answer:
         blocks = [answer.strip()]
     return blocks
+
+
+_TEST_START = re.compile(r"^def test\(", re.MULTILINE)
+
+
+def policy_and_test(answer: str) -> tuple[str, str]:
+    """(policy code, unit test) from an answer that should hold them in two blocks. Small models often
+    put both in one block: it is split where the top-level `def test(` begins."""
+    blocks = code_blocks(answer)
+    if len(blocks) == 1:
+        match = _TEST_START.search(blocks[0])
+        if match:
+            return blocks[0][:match.start()].rstrip("\n"), blocks[0][match.start():]
+    return tuple((blocks + ["", ""])[:2])  # type: ignore[return-value]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Callable
 
-from codegen.extract import code_blocks
+from codegen.extract import code_blocks, policy_and_test
 from maestro_common.llm.completion import LlmClient
 
 RETRY_TEMPERATURE = 0.7
@@ -151,8 +151,7 @@ class Generator:
         result = Generation(code="", test_code="", passed=False, rounds=0, transcript=messages)
         for round_ in range(self.settings.max_refinements + 1):
             result.rounds = round_ + 1
-            blocks = code_blocks(self._ask(messages, result, round_))
-            code, test_code = (blocks + ["", ""])[:2]
+            code, test_code = policy_and_test(self._ask(messages, result, round_))
             problems = self.validate(code, "policy") if code else ["the answer has no ```python block"]
             if problems:
                 messages.append({"role": "user", "content": "That code cannot be used:\n" + "\n".join(problems)

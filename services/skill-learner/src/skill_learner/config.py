@@ -17,11 +17,20 @@ class SkillLearnerSettings(settings_for("skill-learner")):
     """Most environments one CollectDataset job may ask for on this replica."""
     training_backend: Literal["local", "rayjob"] = "local"
     """Where TrainSkills runs: "local" (this process is the Ray driver: ray.init() on this machine, or the
-    RayCluster named by RAY_ADDRESS) or "rayjob" (submit a KubeRay RayJob; not served by this release)."""
+    RayCluster named by RAY_ADDRESS) or "rayjob" (a KubeRay RayJob per job through the Kubernetes API)."""
     rayjob_namespace: str = "default"
     """Kubernetes namespace of submitted RayJobs (training_backend=rayjob)."""
     rayjob_image: str = ""
-    """Container image of submitted RayJobs (training_backend=rayjob)."""
+    """Container image of submitted RayJobs (training_backend=rayjob): the skill-learner image."""
+    rayjob_worker_replicas: int = Field(default=1, ge=1, le=256)
+    """GPU worker pods of a RayJob's RayCluster; the driver (learner) takes one GPU, env runners the CPUs."""
+    rayjob_worker_gpus: int = Field(default=1, ge=1, le=16)
+    """nvidia.com/gpu per RayJob worker pod."""
+    rayjob_artifact_claim: str = ""
+    """PersistentVolumeClaim holding MAESTRO_ARTIFACT_ROOT, mounted at the same path in the RayJob's pods;
+    empty when the artifact root is an object-store URL."""
+    rayjob_env_secret: str = ""
+    """Secret whose keys become environment variables of the RayJob's pods (object-store credentials)."""
     training_device: str = "auto"
     """Device of the learner and of batched policy inference when a request names none: auto (cuda when
     available), cpu, cuda or cuda:N."""

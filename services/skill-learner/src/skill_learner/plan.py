@@ -171,9 +171,6 @@ def check_request(request: pb.TrainSkillsRequest, settings: SkillLearnerSettings
     require_artifact("skill_functions", request.skill_functions)
     require_artifact("training_policy", request.training_policy)
     require_artifact("resume_from", request.resume_from, required=False)
-    if settings.training_backend == "rayjob":
-        raise FailedPrecondition("MAESTRO_TRAINING_BACKEND=rayjob (KubeRay RayJob submission) is not served by this "
-                                 "release; set it to local, with RAY_ADDRESS naming a RayCluster to train on one")
     return appo_config(request.config, settings)
 
 
