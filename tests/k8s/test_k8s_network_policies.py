@@ -75,13 +75,35 @@ def _pods(docs) -> dict[str, Pod]:
         pods["ray-head"] = Pod("ray-head", NAMESPACE, cluster["spec"]["headGroupSpec"]["template"]["metadata"]["labels"])
         group = cluster["spec"]["workerGroupSpecs"][0]
         pods["ray-worker"] = Pod("ray-worker", NAMESPACE, group["template"]["metadata"]["labels"])
-    pods["rayjob"] = Pod("rayjob", NAMESPACE, {"app.kubernetes.io/managed-by": "maestro-skill-learner",
-                                               "app.kubernetes.io/component": "training", "ray.io/node-type": "worker"})
+    pods.update(_rayjob_pods())
     pods["client"] = Pod("client", NAMESPACE, {"maestro.io/client": "true", "app": "cli"})
     pods["outsider"] = Pod("outsider", NAMESPACE, {"app": "something-else"})
     pods["prometheus"] = Pod("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
     pods["dns"] = Pod("dns", "kube-system", {"k8s-app": "kube-dns"})
     return pods
+
+
+def _rayjob_pods() -> dict[str, Pod]:
+    """The pods of a training RayJob with the labels skill-learner gives them (maestro_common.kube.rayjob)
+    plus those KubeRay adds to Ray pods (head/worker) and to the submitter Job's pod."""
+    from maestro_common.artifacts import ArtifactRef
+    from maestro_common.kube.rayjob import RayJobConfig, build_rayjob
+
+    request = ArtifactRef(uri="/artifacts/request.pb", sha256="ab" * 32, size_bytes=1)
+    spec = build_rayjob("job-1", request, RayJobConfig(namespace=NAMESPACE, image="img", artifact_root="/artifacts"))[
+        "spec"]
+    cluster = spec["rayClusterSpec"]
+
+    def ray_node(template: dict, node_type: str, group: str) -> dict:
+        return {**template["metadata"]["labels"], "ray.io/node-type": node_type, "ray.io/group": group,
+                "ray.io/is-ray-node": "yes", "ray.io/cluster": "maestro-train-job-1-x"}
+
+    submitter = {**spec["submitterPodTemplate"]["metadata"]["labels"], "batch.kubernetes.io/job-name": "maestro-train-job-1"}
+    return {"rayjob-head": Pod("rayjob-head", NAMESPACE, ray_node(cluster["headGroupSpec"]["template"], "head",
+                                                                  "headgroup")),
+            "rayjob": Pod("rayjob", NAMESPACE, ray_node(cluster["workerGroupSpecs"][0]["template"], "worker", "gpu")),
+            "rayjob-submitter": Pod("rayjob-submitter", NAMESPACE, submitter),
+            "kuberay-operator": Pod("kuberay-operator", "ray-system", {"app.kubernetes.io/name": "kuberay-operator"})}
 
 
 DEFAULT_EDGES = [
@@ -115,7 +137,19 @@ RAYJOB_EDGES = [  # sandbox-existing-namespace: RayJob training (skill-learner c
     ("rayjob", "codegen", 50053, True), ("rayjob", "rayjob", 6379, True), ("rayjob", "dns", 53, True),
     ("rayjob", "evaluator", 50055, False), ("outsider", "rayjob", 6379, False), ("codegen", "rayjob", 6379, False),
     ("prometheus", "rayjob", 8080, True), ("skill-learner", "codegen", 50053, True),
-    ("skill-learner", "evaluator", 50055, False),
+    ("skill-learner", "evaluator", 50055, False), ("rayjob", "rayjob-head", 6379, True),
+    ("rayjob-head", "rayjob", 12345, True), ("rayjob-head", "codegen", 50053, True),
+    # the submitter reaches the head's dashboard/job port (and DNS), nothing else
+    ("rayjob-submitter", "rayjob-head", 8265, True), ("rayjob-submitter", "dns", 53, True),
+    ("rayjob-submitter", "rayjob-head", 6379, False), ("rayjob-submitter", "rayjob-head", 10001, False),
+    ("rayjob-submitter", "rayjob", 8265, False), ("rayjob-submitter", "codegen", 50053, False),
+    ("rayjob-submitter", "skill-learner", 50054, False), ("rayjob-submitter", "evaluator", 50055, False),
+    ("rayjob-head", "rayjob-submitter", 8265, False), ("rayjob", "rayjob-submitter", 12345, False),
+    ("outsider", "rayjob-submitter", 8080, False), ("prometheus", "rayjob-submitter", 8080, False),
+    # the KubeRay operator polls the job's status on the head's dashboard; nobody else reaches port 8265
+    ("kuberay-operator", "rayjob-head", 8265, True), ("kuberay-operator", "rayjob-head", 6379, False),
+    ("outsider", "rayjob-head", 8265, False), ("skill-learner", "rayjob-head", 8265, False),
+    ("codegen", "rayjob-head", 8265, False), ("prometheus", "rayjob-head", 8265, False),
 ]
 CALLS_EDGES = [  # --set services.skill-learner.calls={reward-trainer}, with the gpu set's RayCluster
     ("skill-learner", "reward-trainer", 50052, True), ("ray-worker", "reward-trainer", 50052, True),
@@ -142,7 +176,7 @@ def test_default_deny_selects_every_pod_of_the_release():
     deny = named(docs, "NetworkPolicy", full("default-deny"))
     assert deny["spec"].get("ingress") is None and deny["spec"].get("egress") is None
     for pod in _pods(docs).values():
-        if pod.name in ("client", "outsider", "prometheus", "dns", "rayjob"):
+        if pod.name in ("client", "outsider", "prometheus", "dns", "kuberay-operator") or pod.name.startswith("rayjob"):
             continue
         assert _matches(deny["spec"]["podSelector"], pod.labels), f"{pod.name} escapes the default deny"
 

@@ -67,6 +67,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and (eq .name "skill-learner") (eq (default "local" .svc.trainingBackend) "rayjob") -}}true{{- end -}}
 {{- end -}}
 
+{{/* Name of the artifacts PersistentVolumeClaim (when artifacts.url is empty): the existing claim or the chart's. */}}
+{{- define "maestro.artifactClaim" -}}
+{{- default (include "maestro.componentName" (dict "root" . "component" "artifacts")) .Values.artifacts.pvc.existingClaim -}}
+{{- end -}}
+
 {{/* Name of the RayCluster. */}}
 {{- define "maestro.rayClusterName" -}}
 {{- include "maestro.componentName" (dict "root" . "component" "ray") -}}
@@ -172,7 +177,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- if not .Values.artifacts.url }}
 - name: artifacts
   persistentVolumeClaim:
-    claimName: {{ default (include "maestro.componentName" (dict "root" . "component" "artifacts")) .Values.artifacts.pvc.existingClaim }}
+    claimName: {{ include "maestro.artifactClaim" . }}
 {{- end }}
 {{- end -}}
 
@@ -180,4 +185,20 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "maestro.rayJobPodLabels" -}}
 app.kubernetes.io/managed-by: maestro-skill-learner
 app.kubernetes.io/component: training
+{{- end -}}
+
+
+{{/* Label selector of the Ray pods (head, workers) of those RayJobs: every pod but the submitter. */}}
+{{- define "maestro.rayJobRayPodSelector" -}}
+matchLabels:
+  {{- include "maestro.rayJobPodLabels" . | nindent 2 }}
+matchExpressions:
+  - {key: maestro.io/rayjob-role, operator: DoesNotExist}
+{{- end -}}
+
+{{/* Label selector of the submitter pod of those RayJobs (K8sJobMode runs `ray job submit` in it). */}}
+{{- define "maestro.rayJobSubmitterSelector" -}}
+matchLabels:
+  {{- include "maestro.rayJobPodLabels" . | nindent 2 }}
+  maestro.io/rayjob-role: submitter
 {{- end -}}

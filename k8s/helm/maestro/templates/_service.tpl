@@ -149,6 +149,15 @@ spec:
                   fieldPath: metadata.namespace
             - name: MAESTRO_RAYJOB_IMAGE
               value: {{ default (include "maestro.image" (dict "root" $root "service" "skill-learner")) $svc.rayjobImage | quote }}
+            - name: MAESTRO_RAYJOB_WORKER_REPLICAS
+              value: {{ $svc.rayjobWorkerReplicas | quote }}
+            - name: MAESTRO_RAYJOB_WORKER_GPUS
+              value: {{ $svc.rayjobWorkerGpus | quote }}
+            # the RayJob's pods mount the artifact claim at the same path, or read the object store with its credentials
+            - name: MAESTRO_RAYJOB_ARTIFACT_CLAIM
+              value: {{ if not $root.Values.artifacts.url }}{{ include "maestro.artifactClaim" $root | quote }}{{ else }}""{{ end }}
+            - name: MAESTRO_RAYJOB_ENV_SECRET
+              value: {{ $root.Values.artifacts.credentialsSecret | quote }}
             {{- else if $root.Values.rayCluster.enabled }}
             - name: RAY_ADDRESS
               value: "ray://{{ include "maestro.rayClusterName" $root }}-head-svc:10001"
@@ -209,7 +218,7 @@ spec:
         {{- if not $root.Values.artifacts.url }}
         - name: artifacts
           persistentVolumeClaim:
-            claimName: {{ default (include "maestro.componentName" (dict "root" $root "component" "artifacts")) $root.Values.artifacts.pvc.existingClaim }}
+            claimName: {{ include "maestro.artifactClaim" $root }}
         {{- end }}
         {{- if $svc.usesLlm }}
         - name: models
