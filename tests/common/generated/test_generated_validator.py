@@ -143,3 +143,11 @@ def test_contract_doc_lists_fields_functions_and_rules() -> None:
     policy_doc = contract_doc("policy")
     assert "def select_skill(ctx, available, state) -> str" in policy_doc and "'Merchant'" in policy_doc
     assert "no import" in policy_doc and "underscore" in policy_doc and "len" in policy_doc
+
+
+def test_calling_a_context_field_is_reported_with_the_fix():
+    issues = validate("def select_skill(ctx, available, state):\n    if ctx.random() < 0.5 or ctx.now.depth() > 2:\n"
+                      "        return available[0]\n    return ctx.message.lower() and available[-1]\n", "policy")
+    assert [i.message for i in issues] == [
+        "ctx.random is a value, not a function: write ctx.random without ( )",
+        "ctx.now.depth is a value, not a function: write ctx.now.depth without ( )"]

@@ -176,6 +176,16 @@ def _check_format_spec(node: ast.FormattedValue) -> list[ValidationIssue]:
     return []
 
 
+def _is_context_field(node: ast.expr) -> bool:
+    """`ctx.<field>` or `ctx.now.<field>` / `ctx.at_skill_start.<field>`: data, never callable."""
+    if not isinstance(node, ast.Attribute) or node.attr in ALLOWED_METHODS:
+        return False
+    base = node.value
+    if isinstance(base, ast.Attribute) and base.attr in ("now", "at_skill_start"):
+        base = base.value
+    return isinstance(base, ast.Name) and base.id == "ctx"
+
+
 def _check_node(node: ast.AST, allowed_names: set[str]) -> list[ValidationIssue]:
     """Issues of one node on its own (children are visited separately)."""
     kind = type(node)
@@ -199,6 +209,9 @@ def _check_node(node: ast.AST, allowed_names: set[str]) -> list[ValidationIssue]
         if node.attr not in ALLOWED_ATTRIBUTES:
             return [_issue(node, f"attribute {node.attr!r} is not allowed; use the context fields or the "
                                  "allowed methods")]
+    elif isinstance(node, ast.Call) and _is_context_field(node.func):
+        field = ast.unparse(node.func)
+        return [_issue(node, f"{field} is a value, not a function: write {field} without ( )")]
     elif isinstance(node, ast.keyword):
         if node.arg is None:
             return [_issue(node, "** unpacking of keyword arguments is not allowed")]
