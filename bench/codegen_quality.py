@@ -6,8 +6,8 @@ the sandbox, the golden checks, the LLM's own unit test and trace check) writes:
 - the training policy pi_T (held to the "training" suite of `codegen.golden_policy`),
 - a task policy for "reach the Gnomish Mines" (held to the "gnomish_mines" suite).
 A sample passes "without refinement" when its first answer passes, "with refinement" when an
-answer within the round budget does. Samples differ by seed and sample at a temperature, so N
-samples are N draws of the model (the service's own first attempt is greedy). The time to a
+answer within the round budget does. Sample 0 answers greedily first, as the service does; the
+others differ by seed and sample their first answer too, so N samples are N draws of the model. The time to a
 validated pi_T is the wall time of a training-policy generation that passed (median over samples).
 
     python bench/codegen_quality.py [--samples 3] [--model default] [--max-refinements 3] [--out PATH]
@@ -100,7 +100,8 @@ def main() -> None:
     raw_path.write_text("")
     for sample in range(args.samples):
         settings = GenerationSettings(max_refinements=args.max_refinements, max_tokens=1024, seed=1000 * sample,
-                                      first_temperature=TEMPERATURE, prompt_version=PROMPT_VERSION)
+                                      first_temperature=TEMPERATURE if sample else 0.0,
+                                      prompt_version=PROMPT_VERSION)
         generator = Generator(client, settings, _validate, _run, contract_doc)
         for kind in _kinds(kinds):
             began = time.perf_counter()
@@ -136,8 +137,8 @@ def main() -> None:
         anchors={"model_load_s": round(load_seconds, 1)},
         ratios=({"time_to_validated_policy_over_goal": metrics["time_to_validated_policy_s"] / GOAL_TIME_TO_PI_T_S}
                 if pi_t_times else {}),
-        notes=(f"{args.samples} samples per kind with model {client.model} on llama.cpp (CPU), temperature "
-               f"{TEMPERATURE} from the first answer, at most {args.max_refinements} rewrites; 'no_refine' = the "
+        notes=(f"{args.samples} samples per kind with model {client.model} on llama.cpp (CPU); sample 0 greedy "
+               f"first (as the service), the others at temperature {TEMPERATURE} from the first answer; at most {args.max_refinements} rewrites; 'no_refine' = the "
                "first answer passed. Passing = validator + sandbox + golden suite (skills: codegen.golden; "
                "policies: codegen.golden_policy) + for policies the LLM's own unit test and its yes/no reading "
                "of the trace. Every sample's outcome and code is in the .samples.jsonl beside this file."),
