@@ -139,7 +139,8 @@ def main() -> None:
                 if pi_t_times else {}),
         notes=(f"{args.samples} samples per kind with model {client.model} on llama.cpp (CPU); sample 0 greedy "
                f"first (as the service), the others at temperature {TEMPERATURE} from the first answer; at most "
-               f"{args.max_refinements} rewrites; 'no_refine' = the first answer passed. Passing = validator + sandbox + golden suite (skills: codegen.golden; "
+               f"{args.max_refinements} rewrites; 'no_refine' = the first answer passed. Passing = validator + "
+               "sandbox + golden suite (skills: codegen.golden; "
                "policies: codegen.golden_policy) + for policies the LLM's own unit test and its yes/no reading "
                "of the trace. Every sample's outcome and code is in the .samples.jsonl beside this file."),
         extra={"samples": args.samples, "max_refinements": args.max_refinements, "prompt_version": PROMPT_VERSION,
