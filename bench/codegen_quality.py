@@ -89,7 +89,13 @@ def main() -> None:
     parser.add_argument("--max-refinements", type=int, default=3)
     parser.add_argument("--kinds", default="skills,training,gnomish_mines")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "codegen_quality.json"))
+    parser.add_argument("--from-samples", default="",
+                        help="summarise an existing .samples.jsonl (e.g. of a run cut short) instead of generating")
     args = parser.parse_args()
+    if args.from_samples:
+        records = [json.loads(line) for line in Path(args.from_samples).read_text().splitlines() if line.strip()]
+        _summarise(args, records, model=args.model, load_seconds=0.0)
+        return
     kinds = args.kinds.split(",")
     llm_settings = LlmServiceSettings(llm_model=args.model) if args.model != "default" else LlmServiceSettings()
     started = time.perf_counter()
@@ -113,6 +119,12 @@ def main() -> None:
             print(f"sample {sample} {kind}: passed={record['passed']} first={record['passed_first']} "
                   f"rounds={record['rounds']} {record['seconds']}s", flush=True)
     client.close()
+    _summarise(args, records, model=client.model, load_seconds=load_seconds)
+
+
+def _summarise(args, records: list[dict], *, model: str, load_seconds: float) -> None:
+    """Pass rates and times from per-generation records; writes the result JSON."""
+    samples = len({r["sample"] for r in records})
     metrics, extra = {}, {}
     for label, prefix in (("skills", "skill:"), ("pi_t", "policy:training"), ("gnomish_mines", "policy:gnomish")):
         refined, first, count = _rates(records, prefix)
@@ -137,13 +149,13 @@ def main() -> None:
         anchors={"model_load_s": round(load_seconds, 1)},
         ratios=({"time_to_validated_policy_over_goal": metrics["time_to_validated_policy_s"] / GOAL_TIME_TO_PI_T_S}
                 if pi_t_times else {}),
-        notes=(f"{args.samples} samples per kind with model {client.model} on llama.cpp (CPU); sample 0 greedy "
+        notes=(f"{samples} sample(s) per kind with model {model} on llama.cpp (CPU); sample 0 greedy "
                f"first (as the service), the others at temperature {TEMPERATURE} from the first answer; at most "
                f"{args.max_refinements} rewrites; 'no_refine' = the first answer passed. Passing = validator + "
                "sandbox + golden suite (skills: codegen.golden; "
                "policies: codegen.golden_policy) + for policies the LLM's own unit test and its yes/no reading "
                "of the trace. Every sample's outcome and code is in the .samples.jsonl beside this file."),
-        extra={"samples": args.samples, "max_refinements": args.max_refinements, "prompt_version": PROMPT_VERSION,
+        extra={"samples": samples, "max_refinements": args.max_refinements, "prompt_version": PROMPT_VERSION,
                "per_skill": per_skill, "mines_hints": list(MINES_HINTS),
                "outcomes": [{k: r[k] for k in ("kind", "sample", "passed", "passed_first", "rounds", "seconds",
                                                "golden_problems")} for r in records], **extra},
