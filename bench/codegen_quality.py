@@ -56,7 +56,9 @@ def _record(kind: str, sample: int, generation, seconds: float) -> dict:
     return {"kind": kind, "sample": sample, "passed": generation.passed,
             "passed_first": generation.passed and generation.rounds == 1, "rounds": generation.rounds,
             "seconds": round(seconds, 1), "tokens": generation.prompt_tokens + generation.completion_tokens,
-            "golden_problems": generation.golden_problems[:3], "code": generation.code}
+            "golden_problems": generation.golden_problems[:3], "code": generation.code,
+            "last_feedback": next((m["content"][:1500] for m in reversed(generation.transcript[2:])
+                                   if m["role"] == "user"), "")}
 
 
 def _rates(records: list[dict], kind_prefix: str) -> tuple[float, float, int]:
