@@ -42,6 +42,17 @@ def split_description(description: str) -> tuple[str, str, str]:
             description[end + len("termination:"):].strip())
 
 
+def _with_source_line(problem: str, code: str) -> str:
+    """A validator problem ("line N, column M: ...") followed by the offending line of `code`."""
+    head = problem.split(",", 1)[0]
+    if head.startswith("line ") and head[5:].isdigit():
+        lines = code.splitlines()
+        number = int(head[5:])
+        if 1 <= number <= len(lines):
+            return f"{problem}\n    that line: {lines[number - 1].strip()}"
+    return problem
+
+
 @dataclass
 class RunOutcome:
     """What running code (and its test) produced: `problems` is empty when it passed."""
@@ -154,8 +165,10 @@ class Generator:
             code, test_code = policy_and_test(self._ask(messages, result, round_))
             problems = self.validate(code, "policy") if code else ["the answer has no ```python block"]
             if problems:
-                messages.append({"role": "user", "content": "That code cannot be used:\n" + "\n".join(problems)
-                                 + "\nRewrite it and reply with the policy and the test in two ```python blocks."})
+                messages.append({"role": "user", "content": "That code cannot be used:\n"
+                                 + "\n".join(_with_source_line(p, code) for p in problems)
+                                 + "\nChange those lines and reply with the policy and the test in two ```python "
+                                 "blocks."})
                 continue
             result.code, result.test_code = code, test_code
             golden_problems = golden(code) if golden else []

@@ -107,7 +107,8 @@ class SkillContext:
     skill_turns: int
     """N, the turn budget of the setting: Discoverer lasts N turns, Worshipper and Merchant 20 x N."""
     random: float
-    """A uniform random number in [0, 1), drawn fresh for each call: the only source of randomness."""
+    """A number in [0, 1), uniformly random and new at every decision (a value: read ctx.random, do not
+    call it); the only source of randomness."""
 
 
 def field_docs(cls: type) -> dict[str, str]:
