@@ -144,3 +144,17 @@ def test_a_policy_and_its_test_in_one_block_are_split():
     assert code.endswith("return available[0]") and test.startswith("def test():")
     assert policy_and_test(_py("a") + _py("b")) == ("a", "b")
     assert policy_and_test("no code") == ("", "")
+
+
+def test_validation_feedback_quotes_the_offending_line():
+    answers = [_py("x = 1\ndef select_skill(ctx, available, state):\n    return ctx.random()") + _py("t"),
+               _py("good") + _py("t"), "yes"]
+    client = ScriptedChatForTest(answers)
+
+    def validate(code, role):
+        return ["line 3, column 11: ctx.random is a value, not a function"] if "random()" in code else []
+
+    generator = Generator(client, GenerationSettings(), validate, lambda *a, **k: RunOutcome([], "ok"),
+                          contract=lambda role: "C")
+    result = generator.policy("goal", [], [])
+    assert result.passed and "that line: return ctx.random()" in result.transcript[3]["content"]
