@@ -29,7 +29,8 @@ TRAINING_GOAL = ("choose skills during training so that every skill is practised
                  "repeat, with Discoverer exploring each level reached before the next Descender or Ascender; "
                  "Merchant or Worshipper whenever they are available")
 TRAINING_HINTS = ("store the chosen maximum depth and the current direction in `state`",
-                  "use ctx.random to draw the maximum depth when a descent starts",
+                  "ctx.random is a number in [0, 1), not a function: 2 + int(ctx.random * 3) draws the maximum "
+                  "depth (2, 3 or 4) when a descent starts",
                   "`available` already lists only the skills whose initiation holds")
 
 
