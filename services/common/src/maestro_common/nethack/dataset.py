@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
@@ -170,7 +171,8 @@ def collect_episodes(
     else:
         context = multiprocessing.get_context("spawn")
         workers = min(num_workers, len(seeds))
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context,
+                                                    initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = {
                 pool.submit(_worker_play, env_config, policy_name, seed, episode_id, max_steps): i
                 for i, (seed, episode_id) in enumerate(zip(seeds, episode_ids))
@@ -181,6 +183,20 @@ def collect_episodes(
                 if on_episode_done is not None:
                     on_episode_done(table.num_rows)
     return pa.concat_tables([t for t in tables if t is not None])
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool-worker initializer: the kernel kills this worker when the process that started it dies (a
+    service killed with SIGKILL leaves no orphaned workers). Linux only; elsewhere a no-op."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def write_parquet_bytes(table: pa.Table) -> bytes:
