@@ -9,6 +9,8 @@ tasks that are rarely finished. Milestones are listed per task, in the order a p
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from nle import nethack
 
 from evaluator.facts import StepFacts
@@ -20,8 +22,8 @@ ESCAPED = int(nethack.ESCAPED)
 """NetHack's how_done when the hero left the dungeon up the stairs of level 1."""
 
 
-class Detector:
-    """Base: milestone bookkeeping; subclasses define `milestones`, `metric` and `_update`."""
+class Detector(ABC):
+    """Base: milestone bookkeeping; subclasses define `milestones`, `metric` and `update`."""
 
     metric: str = SUCCESS_RATE
     milestones: tuple[str, ...] = ()
@@ -42,12 +44,9 @@ class Detector:
         if self.success_step is None:
             self.success_step = step
 
+    @abstractmethod
     def update(self, facts: StepFacts, game_over: bool = False) -> None:
         """Read one observation's facts; `game_over` when this observation ended the game."""
-        self._update(facts, game_over)
-
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
-        raise NotImplementedError
 
     def finish(self, last: StepFacts, how_done: int | None) -> None:
         """The episode ended after `last`; `how_done` is NetHack's end reason (None when truncated)."""
@@ -73,7 +72,7 @@ class GnomishMines(Detector):
 
     milestones = ("dlvl 2", "Mines staircase found", "Gnomish Mines")
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         if facts.depth >= 2:
             self.mark("dlvl 2", facts.step)
         if facts.downstairs_max >= 2:
@@ -88,7 +87,7 @@ class Delphi(Detector):
 
     milestones = ("dlvl 2", "dlvl 3", "dlvl 4", "dlvl 5", "Oracle level")
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         if facts.dungeon_number == DUNGEONS_OF_DOOM:
             for depth in range(2, min(facts.depth, 5) + 1):
                 self.mark(f"dlvl {depth}", facts.step)
@@ -102,7 +101,7 @@ class Minetown(Detector):
 
     milestones = ("Gnomish Mines", "Mines level 2", "Minetown")
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         if facts.dungeon_number == GNOMISH_MINES:
             self.mark("Gnomish Mines", facts.step)
             if facts.level_number >= 2:
@@ -118,7 +117,7 @@ class Transactions(Detector):
     metric = MEAN_COUNT
     milestones = ("new item", "shopkeeper seen", "sell offer", "item sold")
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         _interaction_milestones(self, facts, facts.shopkeeper_seen, "shopkeeper seen")
         if facts.sell_offered:
             self.mark("sell offer", facts.step)
@@ -133,7 +132,7 @@ class PriceIdentified(Detector):
     metric = MEAN_COUNT
     milestones = ("new item", "shopkeeper seen", "price identified")
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         _interaction_milestones(self, facts, facts.shopkeeper_seen, "shopkeeper seen")
         if facts.price_identified:
             self.mark("price identified", facts.step)
@@ -146,7 +145,7 @@ class BucIdentified(Detector):
     metric = MEAN_COUNT
     milestones = ("new item", "altar seen", "BUC identified")
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         _interaction_milestones(self, facts, facts.altar_seen, "altar seen")
         if facts.buc_identified:
             self.mark("BUC identified", facts.step)
@@ -167,7 +166,7 @@ class GoldenExit(Detector):
     milestones = ("dlvl 1", "dlvl 2", "dlvl 3", "20 gold", "25 kills", "left the dungeon")
     gold_needed, kills_needed = 20, 25
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         if facts.dungeon_number == DUNGEONS_OF_DOOM and 1 <= facts.depth <= 3:
             self.mark(f"dlvl {facts.depth}", facts.step)
         if facts.gold >= self.gold_needed:
@@ -197,7 +196,7 @@ class LevelUpAndSell(Detector):
         self.sales_at_xp4 = 0
         self.sale_step: int | None = None
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         on_first = facts.dungeon_number == DUNGEONS_OF_DOOM and facts.depth == 1
         if "XP 4 on dlvl 1" not in self.reached:
             if not on_first:
@@ -224,7 +223,7 @@ class DiscoveryHunger(Detector):
 
     milestones = ("Gnomish Mines", "hungry in the Mines", "ate in the Mines", "Oracle level")
 
-    def _update(self, facts: StepFacts, game_over: bool) -> None:
+    def update(self, facts: StepFacts, game_over: bool = False) -> None:
         in_mines = facts.dungeon_number == GNOMISH_MINES
         if in_mines:
             self.mark("Gnomish Mines", facts.step)
