@@ -27,7 +27,7 @@ from benchlib import write_result  # noqa: E402
 
 from codegen.generate import PROMPT_VERSION, GenerationSettings, Generator, RunOutcome
 from codegen.generate_job import TRAINING_GOAL, TRAINING_HINTS
-from codegen.harness import problems_of, run_generated, run_policy_golden
+from codegen.harness import outcome_of, run_generated, run_policy_golden
 from evaluator.tasks import get_task
 from maestro_common.generated.contract import SKILL_NAMES, contract_doc
 from maestro_common.generated.validator import validate
@@ -49,7 +49,7 @@ def _validate(code: str, role: str) -> list[str]:
 
 def _run(role: str, code: str, test_code: str, skill: str = "") -> RunOutcome:
     result = run_generated(role, code, test_code, skill=skill)
-    return RunOutcome(problems_of(result), result.stdout + ("\n" + result.stderr if result.stderr else ""))
+    return outcome_of(result)
 
 
 def _record(kind: str, sample: int, generation, seconds: float) -> dict:

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import maestro_common
+from codegen.generate import RunOutcome
 from codegen.golden import EXPECTED, SITUATIONS
 from codegen.sandbox import SandboxLimits, SandboxResult, run_python
 
@@ -111,3 +112,8 @@ def problems_of(result: SandboxResult) -> list[str]:
     elif PASSED_MARKER not in result.stdout:
         problems.append("the test did not finish")
     return problems
+
+
+def outcome_of(result: SandboxResult) -> RunOutcome:
+    """What the generation loop needs of a sandbox run: its problems and its printed output."""
+    return RunOutcome(problems_of(result), result.stdout + ("\n" + result.stderr if result.stderr else ""))

@@ -18,7 +18,7 @@ from codegen.generate_job import (
     run_skill_functions,
     skills_from_request,
 )
-from codegen.harness import problems_of, run_generated, run_policy_golden, use_sandbox
+from codegen.harness import outcome_of, run_generated, run_policy_golden, use_sandbox
 from codegen.metrics import CodegenMetrics
 from codegen.servicer import CodegenServicer
 from maestro.codegen.v1 import codegen_pb2 as pb
@@ -48,9 +48,9 @@ def build(context: ServiceContext) -> Built:
 
     def run_in_sandbox(role: str, code: str, test_code: str, skill: str = "") -> RunOutcome:
         result = run_generated(role, code, test_code, skill=skill)
-        problems = problems_of(result)
-        metrics.sandbox_run(result, not problems)
-        return RunOutcome(problems, result.stdout + ("\n" + result.stderr if result.stderr else ""))
+        outcome = outcome_of(result)
+        metrics.sandbox_run(result, not outcome.problems)
+        return outcome
 
     def golden_check(suite: str):
         def check(code: str) -> list[str]:
