@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from benchlib import write_result  # noqa: E402
 
+from codegen.config import CodegenSettings
 from codegen.generate import PROMPT_VERSION, GenerationSettings, Generator, RunOutcome
 from codegen.generate_job import TRAINING_GOAL, TRAINING_HINTS
 from codegen.harness import outcome_of, run_generated, run_policy_golden
@@ -32,7 +33,6 @@ from evaluator.tasks import get_task
 from maestro_common.generated.contract import SKILL_NAMES, contract_doc
 from maestro_common.generated.validator import validate
 from maestro_common.llm import make_client
-from maestro_common.llm.service_settings import LlmServiceSettings
 from maestro_common.nethack.skills import skill_by_name
 
 MINES = get_task("gnomish_mines")
@@ -53,12 +53,14 @@ def _run(role: str, code: str, test_code: str, skill: str = "") -> RunOutcome:
 
 
 def _record(kind: str, sample: int, generation, seconds: float) -> dict:
+    """One generation's outcome; `exchanges` holds every answer and feedback after the shared prompt."""
     return {"kind": kind, "sample": sample, "passed": generation.passed,
             "passed_first": generation.passed and generation.rounds == 1, "rounds": generation.rounds,
             "seconds": round(seconds, 1), "tokens": generation.prompt_tokens + generation.completion_tokens,
             "golden_problems": generation.golden_problems[:3], "code": generation.code,
             "last_feedback": next((m["content"][:1500] for m in reversed(generation.transcript[2:])
-                                   if m["role"] == "user"), "")}
+                                   if m["role"] == "user"), ""),
+            "exchanges": generation.transcript[2:]}
 
 
 def _rates(records: list[dict], kind_prefix: str) -> tuple[float, float, int]:
@@ -99,7 +101,7 @@ def main() -> None:
         _summarise(args, records, model=args.model, load_seconds=0.0)
         return
     kinds = args.kinds.split(",")
-    llm_settings = LlmServiceSettings(llm_model=args.model) if args.model != "default" else LlmServiceSettings()
+    llm_settings = CodegenSettings(llm_model=args.model) if args.model != "default" else CodegenSettings()
     started = time.perf_counter()
     client = make_client(llm_settings.llm_config())
     load_seconds = time.perf_counter() - started

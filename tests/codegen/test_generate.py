@@ -158,3 +158,31 @@ def test_validation_feedback_quotes_the_offending_line():
                           contract=lambda role: "C")
     result = generator.policy("goal", [], [])
     assert result.passed and "that line: return ctx.random()" in result.transcript[3]["content"]
+
+
+def test_after_the_golden_suite_passes_only_the_test_is_rewritten():
+    answers = [_py("right") + _py("def test():\n    assert False"),
+               _py("changed") + _py("def test():\n    assert True"), "yes"]
+    generator, client = _generator(answers, failing_runs=1)
+    golden_calls = []
+
+    def golden(code):
+        golden_calls.append(code)
+        return []
+
+    result = generator.policy("alternate", [("Descender", "go down")], [], golden=golden)
+    assert (result.passed, result.rounds, result.golden_passed) == (True, 2, True)
+    assert result.code == "right" and result.test_code == "def test():\n    assert True"
+    assert golden_calls == ["right"]
+    feedback = result.transcript[3]["content"]
+    assert "Your select_skill is right" in feedback and "it failed when run" in feedback
+
+
+def test_a_rejected_trace_of_a_verified_policy_asks_for_a_new_test():
+    answers = [_py("right") + _py("def test():\n    pass"), "no", _py("def test():\n    print(1)"), "yes"]
+    generator, _ = _generator(answers)
+    result = generator.policy("alternate", [], [], golden=lambda code: [])
+    assert (result.passed, result.rounds, result.code, result.test_code) == (True, 2, "right",
+                                                                             "def test():\n    print(1)")
+    assert any("does not show the required behaviour" in m["content"] for m in result.transcript
+               if m["role"] == "user")

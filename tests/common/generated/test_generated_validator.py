@@ -151,3 +151,20 @@ def test_calling_a_context_field_is_reported_with_the_fix():
     assert [i.message for i in issues] == [
         "ctx.random is a value, not a function: write ctx.random without ( )",
         "ctx.now.depth is a value, not a function: write ctx.now.depth without ( )"]
+
+
+@pytest.mark.parametrize("body, returns", [
+    ("    return 'Discoverer'\n", True),
+    ("    if ctx.now.depth > 1:\n        return 'Ascender'\n    else:\n        return 'Descender'\n", True),
+    ("    while True:\n        return 'Discoverer'\n", True),
+    ("    if ctx.now.depth > 1:\n        return 'Ascender'\n", False),
+    ("    if ctx.now.depth > 1:\n        return 'Ascender'\n    elif ctx.now.depth == 1:\n        return 'Descender'\n",
+     False),
+    ("    for skill in available:\n        return skill\n", False),
+])
+def test_a_function_that_can_end_without_a_return_is_reported(body, returns):
+    issues = validate("def select_skill(ctx, available, state):\n" + body, "policy")
+    missing = [issue for issue in issues if "without a return statement" in issue.message]
+    assert bool(missing) != returns
+    if missing:
+        assert "select_skill" in missing[0].message and missing[0].line >= 2

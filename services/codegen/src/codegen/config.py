@@ -20,8 +20,8 @@ class CodegenSettings(settings_for("codegen", LlmServiceSettings)):
     max_code_chars: int = Field(default=20_000, ge=100, le=200_000)
     """Largest code or test accepted by RunTests and ValidateCode."""
     llm_n_ctx: int = Field(default=8192, ge=2048, le=131072)
-    """Context window of the embedded model: a generation's transcript grows with each rewrite (the
-    prompt alone is ~2k tokens), so codegen needs more than the judge."""
+    """Context window of the embedded model: a rewrite's prompt holds the original prompt (~2-3k tokens),
+    the previous answer and the feedback, so codegen needs more than the judge."""
     sandbox_backend: Literal["local", "pod"] = "local"
     """Where generated code runs: "local" (a locked-down child process of this service) or "pod" (one
     locked-down pod per run in MAESTRO_SANDBOX_NAMESPACE, through the Kubernetes API)."""

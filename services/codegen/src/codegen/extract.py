@@ -27,3 +27,12 @@ def policy_and_test(answer: str) -> tuple[str, str]:
         if match:
             return blocks[0][:match.start()].rstrip("\n"), blocks[0][match.start():]
     return tuple((blocks + ["", ""])[:2])  # type: ignore[return-value]
+
+
+def test_of(answer: str) -> str:
+    """The unit test in an answer: the block (or the part of a block) that starts at `def test(`."""
+    for block in code_blocks(answer):
+        match = _TEST_START.search(block)
+        if match:
+            return block[match.start():]
+    return ""

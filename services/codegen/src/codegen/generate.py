@@ -7,6 +7,10 @@ in the sandbox; the LLM reads the printed trace and answers yes/no; "no" (or a c
 code) leads to a line-by-line rewrite, at most `max_refinements` times. The first attempt is
 greedy, retries sample (temperature > 0, seed varied). No human gate. The best attempt (the last
 that passed, else the last that at least validated) and the whole transcript are kept.
+
+Each rewrite is asked in a short conversation: the original prompt, the previous answer and what
+was wrong with it. Earlier attempts stay in the transcript but not in the prompt, so the context
+stays bounded and a small model does not keep repeating its first code.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Callable
 
-from codegen.extract import code_blocks, policy_and_test
+from codegen.extract import code_blocks, policy_and_test, test_of
 from maestro_common.llm.completion import LlmClient
 
 RETRY_TEMPERATURE = 0.7
-PROMPT_VERSION = "v2"
+PROMPT_VERSION = "v3"
 """The prompt set used unless a request names another."""
-PROMPT_VERSIONS = ("v1", "v2")
+PROMPT_VERSIONS = ("v1", "v2", "v3")
 """Every prompt set shipped (artifacts record which one wrote them)."""
 
 
@@ -73,6 +77,8 @@ class Generation:
     completion_tokens: int = 0
     golden_problems: list[str] = field(default_factory=list)
     """What the golden checks found in the last attempt that reached them (empty = passed or none)."""
+    golden_passed: bool = False
+    """The policy passed its golden suite; from then on `code` is kept and only the test is rewritten."""
 
 
 @dataclass(frozen=True)
@@ -107,13 +113,21 @@ class Generator:
     # -- one LLM turn ---------------------------------------------------------------------------
 
     def _ask(self, messages: list[dict], result: Generation, round_: int, max_tokens: int | None = None) -> str:
+        """One answer to `messages`; the question's new messages and the answer go into the transcript."""
         temperature = self.settings.first_temperature if round_ == 0 else RETRY_TEMPERATURE
         completion = self.client.chat(messages, max_tokens=max_tokens or self.settings.max_tokens,
                                       temperature=temperature, seed=self.settings.seed + round_)
         result.prompt_tokens += completion.prompt_tokens
         result.completion_tokens += completion.completion_tokens
-        messages.append({"role": "assistant", "content": completion.text})
+        if len(messages) > 2:
+            result.transcript.append(messages[-1])
+        result.transcript.append({"role": "assistant", "content": completion.text})
         return completion.text
+
+    @staticmethod
+    def _conversation(base: list[dict], answer: str, feedback: str) -> list[dict]:
+        """The prompt of a rewrite: the original messages, the previous answer and what was wrong with it."""
+        return base + [{"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
 
     # -- skill functions ------------------------------------------------------------------------
 
@@ -127,11 +141,13 @@ class Generator:
         summary, initiation, termination = split_description(description)
         user = prompts["user"].format(contract=self.contract("skill_functions"), name=name, description=description,
                                       summary=summary, initiation=initiation, termination=termination)
-        messages = [{"role": "system", "content": prompts["system"]}, {"role": "user", "content": user}]
-        result = Generation(code="", test_code="", passed=False, rounds=0, transcript=messages)
+        base = [{"role": "system", "content": prompts["system"]}, {"role": "user", "content": user}]
+        result = Generation(code="", test_code="", passed=False, rounds=0, transcript=list(base))
+        messages = base
         for round_ in range(self.settings.max_refinements + 1):
             result.rounds = round_ + 1
-            blocks = code_blocks(self._ask(messages, result, round_))
+            answer = self._ask(messages, result, round_)
+            blocks = code_blocks(answer)
             code = blocks[0] if blocks else ""
             problems = self.validate(code, "skill_functions") if code else ["the answer has no ```python block"]
             if not problems:
@@ -141,7 +157,7 @@ class Generator:
             if not problems:
                 result.passed = True
                 return result
-            messages.append({"role": "user", "content": prompts["fix"].format(problems="\n".join(problems))})
+            messages = self._conversation(base, answer, prompts["fix"].format(problems="\n".join(problems)))
         return result
 
     # -- policies over skills -------------------------------------------------------------------
@@ -158,38 +174,65 @@ class Generator:
         skill_text = "\n".join(f"- {name}: {description}" for name, description in skills)
         user = prompts["user"].format(contract=self.contract("policy"), skills=skill_text, goal=goal,
                                       hints="\n".join(f"- {h}" for h in hints) or "- (none)")
-        messages = [{"role": "system", "content": prompts["system"]}, {"role": "user", "content": user}]
-        result = Generation(code="", test_code="", passed=False, rounds=0, transcript=messages)
+        base = [{"role": "system", "content": prompts["system"]}, {"role": "user", "content": user}]
+        result = Generation(code="", test_code="", passed=False, rounds=0, transcript=list(base))
+        messages = base
         for round_ in range(self.settings.max_refinements + 1):
             result.rounds = round_ + 1
-            code, test_code = policy_and_test(self._ask(messages, result, round_))
+            answer = self._ask(messages, result, round_)
+            feedback = self._policy_feedback(answer, prompts, goal, golden, result)
+            if not feedback:
+                result.passed = True
+                return result
+            messages = self._conversation(base, answer, feedback)
+        return result
+
+    def _policy_feedback(self, answer: str, prompts: dict, goal: str, golden: Callable[[str], list[str]] | None,
+                         result: Generation) -> str:
+        """What is wrong with a policy answer, as the next message to the LLM ("" = it passed: valid, golden
+        checks passed, its test ran and the LLM read the trace as right).
+
+        The golden suite is the authority on the policy: once a policy passes it, the policy is kept and
+        the remaining rounds only rewrite the LLM's own test (a small model's test is often the part that
+        is wrong, and asking it to rewrite a right policy only breaks it)."""
+        if result.golden_passed:
+            test_code = test_of(answer)
+            if not test_code:
+                return self._test_feedback(prompts, "the answer has no `def test():` block", "")
+            result.test_code = test_code
+        else:
+            code, test_code = policy_and_test(answer)
             problems = self.validate(code, "policy") if code else ["the answer has no ```python block"]
             if problems:
-                messages.append({"role": "user", "content": "That code cannot be used:\n"
-                                 + "\n".join(_with_source_line(p, code) for p in problems)
-                                 + "\nChange those lines and reply with the policy and the test in two ```python "
-                                 "blocks."})
-                continue
+                return ("That code cannot be used:\n" + "\n".join(_with_source_line(p, code) for p in problems)
+                        + "\nChange those lines and reply with the policy and the test in two ```python blocks.")
             result.code, result.test_code = code, test_code
-            golden_problems = golden(code) if golden else []
-            if golden_problems:
-                result.golden_problems = golden_problems
-                listed = "\n".join(f"- {p}" for p in golden_problems)
-                feedback = (prompts["golden_failed"].format(problems=listed) if "golden_failed" in prompts
-                            else prompts["rewrite"].format(trace=listed))  # prompt sets before v2
-                messages.append({"role": "user", "content": feedback})
-                continue
-            result.golden_problems = []
-            run = self.run("policy", code, test_code, skill="")
-            trace = run.output[-4000:]
-            if not run.problems:
-                check = messages + [{"role": "user", "content": prompts["trace_check"].format(trace=trace, goal=goal)}]
-                verdict = self._ask(check, result, 0, max_tokens=4)
-                messages.extend(check[len(messages):])
-                if verdict.strip().lower().startswith("yes"):
-                    result.passed = True
-                    return result
-            else:
-                trace = "\n".join(run.problems) + "\n" + trace
-            messages.append({"role": "user", "content": prompts["rewrite"].format(trace=trace)})
-        return result
+            result.golden_problems = golden(code) if golden else []
+            if result.golden_problems:
+                listed = "\n".join(f"- {p}" for p in result.golden_problems)
+                return (prompts["golden_failed"].format(problems=listed) if "golden_failed" in prompts
+                        else prompts["rewrite"].format(trace=listed))  # prompt sets before v2
+            result.golden_passed = golden is not None
+        run = self.run("policy", result.code, result.test_code, skill="")
+        trace = run.output[-4000:]
+        if run.problems:
+            trace = "\n".join(run.problems) + "\n" + trace
+            if result.golden_passed:
+                return self._test_feedback(prompts, "it failed when run:", trace)
+            return prompts["rewrite"].format(trace=trace)
+        check = [*result.transcript[:2], {"role": "assistant", "content": answer},
+                 {"role": "user", "content": prompts["trace_check"].format(trace=trace, goal=goal)}]
+        verdict = self._ask(check, result, 0, max_tokens=4)
+        if verdict.strip().lower().startswith("yes"):
+            return ""
+        if result.golden_passed:
+            return self._test_feedback(prompts, "you judged that its output does not show the required behaviour:",
+                                       trace)
+        return prompts["rewrite"].format(trace=trace)
+
+    @staticmethod
+    def _test_feedback(prompts: dict, reason: str, trace: str) -> str:
+        """Ask for a new test of a policy that passed its golden suite (older prompt sets: a plain rewrite)."""
+        if "test_failed" in prompts:
+            return prompts["test_failed"].format(reason=reason, trace=trace)
+        return prompts["rewrite"].format(trace=f"{reason}\n{trace}")

@@ -28,10 +28,19 @@ TRAINING_GOAL = ("choose skills during training so that every skill is practised
                  "down to a randomly chosen maximum depth between 2 and 4, then Ascender back up to depth 1, and "
                  "repeat, with Discoverer exploring each level reached before the next Descender or Ascender; "
                  "Merchant or Worshipper whenever they are available")
-TRAINING_HINTS = ("store the chosen maximum depth and the current direction in `state`",
-                  "ctx.random is a number in [0, 1), not a function: 2 + int(ctx.random * 3) draws the maximum "
-                  "depth (2, 3 or 4) when a descent starts",
-                  "`available` already lists only the skills whose initiation holds")
+TRAINING_HINTS = (
+    "1. If 'Merchant' or 'Worshipper' is in `available` and it is not ctx.active_skill, return it.",
+    "2. On the first call (`state` is empty) set state['direction'] = 'down' and draw state['max_depth'] = "
+    "2 + int(ctx.random * 3) (ctx.random is a number in [0, 1), not a function).",
+    "3. If ctx.active_skill != 'Discoverer' (the first call, or another skill just ended), return 'Discoverer': "
+    "every level reached is explored first.",
+    "4. Otherwise a Discoverer run just ended: if the direction is 'down' and ctx.now.depth >= "
+    "state['max_depth'], set the direction to 'up'; if the direction is 'up' and ctx.now.depth == 1, set it "
+    "to 'down' and draw a new state['max_depth'] the same way.",
+    "5. Return 'Descender' when the direction is 'down', else 'Ascender'.",
+)
+"""pi_T's strategy, step by step in words (the paper's training-policy instructions): the goal alone leaves
+too much for a small model to infer."""
 
 
 @dataclass(frozen=True)

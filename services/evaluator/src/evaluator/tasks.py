@@ -51,11 +51,14 @@ TASKS: tuple[TaskSpec, ...] = (
         0.46, 0.09, detectors.GnomishMines,
         strategy_hints=(
             "The Gnomish Mines branch staircase is on dungeon level 2, 3 or 4: a level where ctx.downstairs_seen "
-            "== 2 has it.",
-            "From that level a Descender run may take either down staircase; if you arrive deeper but "
-            "ctx.now.branch is still 'Dungeons of Doom' and the depth is over 4, you missed it: climb back up with "
-            "Ascender to a level where ctx.downstairs_seen == 2 and take the Descender again.",
-            "Once ctx.now.branch == 'Gnomish Mines' the goal is reached: keep exploring with Discoverer."),
+            "== 2 has it; a Descender run from there may take either down staircase.",
+            "1. If 'Merchant' or 'Worshipper' is in `available` and it is not ctx.active_skill, return it.",
+            "2. If ctx.now.branch == 'Gnomish Mines', the goal is reached: return 'Discoverer'.",
+            "3. If ctx.active_skill is not 'Discoverer' (the first call, or another skill just ended), return "
+            "'Discoverer': each level is explored first, so its staircases are seen.",
+            "4. Otherwise, if ctx.now.depth > 4 (still in the Dungeons of Doom: the branch staircase was missed), "
+            "set state['climb'] = True; if state.get('climb') and ctx.downstairs_seen == 2, set it back to False.",
+            "5. Return 'Ascender' while state.get('climb') is True, else 'Descender'."),
         golden_suite="gnomish_mines"),
     TaskSpec(
         "delphi", "Delphi",

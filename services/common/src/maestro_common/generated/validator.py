@@ -132,7 +132,24 @@ def _check_top_level(tree: ast.Module, role: str) -> tuple[list[ValidationIssue]
         elif tuple(a.arg for a in function.args.args) != params or function.args.posonlyargs:
             got = ", ".join(a.arg for a in function.args.posonlyargs + function.args.args)
             issues.append(_issue(function, f"function {name!r} must be `{signature}`, got parameters ({got})"))
+        elif not _always_returns(function.body):
+            issues.append(_issue(function.body[-1], f"function {name!r} can reach its end without a return statement "
+                                                    "(it would return None): end every path with a return"))
     return issues, globals_
+
+
+def _always_returns(body: list[ast.stmt]) -> bool:
+    """Whether every path through `body` ends in a return (an if needs one in both branches)."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Return):
+        return True
+    if isinstance(last, ast.If):
+        return _always_returns(last.body) and _always_returns(last.orelse)
+    if isinstance(last, ast.While) and isinstance(last.test, ast.Constant) and last.test.value is True:
+        return not any(isinstance(node, ast.Break) for node in ast.walk(last))
+    return False
 
 
 def _function_locals(function: ast.FunctionDef) -> set[str]:
