@@ -70,3 +70,16 @@ def test_main_job_runs_its_phases_and_a_rerun_reuses_them(local_env, tmp_path):
     rows = again.stdout[again.stdout.index("phase "):].splitlines()[1:4]
     assert [row.split()[1] for row in rows] == ["reused"] * 3
     assert _maestro("status", env=env).returncode == 0  # it leaves running services running
+
+
+def test_the_cli_sends_local_modes_token_to_the_evaluator(local_env):
+    env, base = local_env
+    env = {key: value for key, value in env.items() if key not in ("MAESTRO_ALLOW_UNAUTHENTICATED", "MAESTRO_API_TOKEN")}
+    assert _maestro("up", "--base-port", str(base), env=env).returncode == 0
+    token = Path(env["MAESTRO_HOME"], "local", "api-token")
+    assert token.stat().st_mode & 0o077 == 0
+    listed = _maestro("jobs", "list", "--service", "evaluator", env=env)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "UNAUTHENTICATED" not in listed.stdout + listed.stderr
+    wrong = _maestro("jobs", "list", "--service", "evaluator", env=dict(env, MAESTRO_API_TOKEN="not-the-token"))
+    assert wrong.returncode != 0 and "UNAUTHENTICATED" in wrong.stdout + wrong.stderr

@@ -183,3 +183,22 @@ def test_without_codegen_the_evaluation_fails_unavailable(start_service, tmp_pat
             break
     assert job.state == common_pb2.JOB_STATE_FAILED and job.error.code == "UNAVAILABLE"
     assert "pass a policy artifact" in job.error.message and "results" not in job.outputs
+
+
+def test_a_channel_with_call_metadata_sends_the_token_on_every_call_streams_included(service):
+    from maestro_common.client import with_call_metadata
+
+    running, _stub, _store, _channel = service
+    channel = with_call_metadata(open_channel(running.address), GOOD)
+    try:
+        stub = pb_grpc.EvaluatorServiceStub(channel)
+        assert len(stub.ListTasks(pb.ListTasksRequest()).tasks) == 9
+        assert not stub.ListJobs(pb.ListJobsRequest()).jobs
+        with pytest.raises(grpc.RpcError) as error:  # authenticated: the job is simply unknown
+            next(iter(stub.WatchJob(pb.WatchJobRequest(job_id="0" * 32))))
+        assert error.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.RpcError) as error:  # an explicit header wins over the channel's
+            stub.ListJobs(pb.ListJobsRequest(), metadata=(("authorization", "Bearer wrong"),))
+        assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        channel.close()

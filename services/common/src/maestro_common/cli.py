@@ -27,7 +27,7 @@ def _stub(name: str):
     from maestro.evaluator.v1 import evaluator_pb2_grpc
     from maestro.reward.v1 import reward_pb2_grpc
     from maestro.skill_learner.v1 import skill_learner_pb2_grpc
-    from maestro_common.client import open_channel
+    from maestro_common.client import open_channel, with_call_metadata
     from maestro_common.local import service_address
 
     stubs = {
@@ -39,6 +39,8 @@ def _stub(name: str):
     }
     channel = open_channel(service_address(service_info(name)))
     _OPEN_CHANNELS.append(channel)
+    if name == "evaluator":  # every evaluator call (jobs, watch, cancel too) carries its bearer token
+        channel = with_call_metadata(channel, _evaluator_metadata())
     return stubs[name](channel)
 
 
@@ -287,11 +289,11 @@ def cmd_dataset(args) -> int:
 
 # ---- the main job -----------------------------------------------------------------------------
 
-def _evaluator_metadata(service: str) -> tuple:
-    """Call metadata: the bearer token for the evaluator (env MAESTRO_API_TOKEN or local mode's), none elsewhere."""
+def _evaluator_metadata() -> tuple:
+    """The evaluator's call metadata: its bearer token (env MAESTRO_API_TOKEN or local mode's), if any."""
     from maestro_common.local import api_token
 
-    token = api_token() if service == "evaluator" else ""
+    token = api_token()
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
@@ -323,8 +325,7 @@ def cmd_run(args) -> int:
     try:
         results = run_pipeline(budgets_from_args(args), stub=_stub, describe=_describe_outputs,
                                watch=lambda service, job_id: watch_with_progress(service, job_id),
-                               store=ArtifactStore(ServiceSettings().resolved_artifact_root()), phases=phases,
-                               metadata=_evaluator_metadata)
+                               store=ArtifactStore(ServiceSettings().resolved_artifact_root()), phases=phases)
         report = _write_run_report(results)
     finally:
         if not was_up and not args.keep_up:

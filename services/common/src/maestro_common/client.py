@@ -45,6 +45,29 @@ class _DefaultDeadline(grpc.UnaryUnaryClientInterceptor):
         return continuation(client_call_details, request)
 
 
+class _CallMetadata(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds fixed metadata (e.g. a bearer token) to every call that does not already carry that key."""
+
+    def __init__(self, metadata: tuple[tuple[str, str], ...]):
+        self.metadata = metadata
+
+    def _details(self, details):
+        present = {key for key, _ in (details.metadata or ())}
+        extra = tuple(item for item in self.metadata if item[0] not in present)
+        return details._replace(metadata=tuple(details.metadata or ()) + extra) if extra else details
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+
+def with_call_metadata(channel: grpc.Channel, metadata: tuple[tuple[str, str], ...]) -> grpc.Channel:
+    """`channel` with `metadata` sent on every unary and server-streaming call (none added when empty)."""
+    return grpc.intercept_channel(channel, _CallMetadata(metadata)) if metadata else channel
+
+
 def open_channel(address: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_attempts: int = 5,
                  max_message_bytes: int = 4 * 1024 * 1024) -> grpc.Channel:
     """An insecure channel to `address` (host:port) with retries and a default unary deadline."""

@@ -200,12 +200,11 @@ PHASES: tuple[Phase, ...] = (
 def run_pipeline(budgets: Budgets, *, stub: Callable[[str], Any],
                  watch: Callable[[str, str], Any], store: ArtifactStore, ledger: Ledger | None = None,
                  phases: tuple[Phase, ...] = PHASES, log: Callable[[str], None] = print,
-                 metadata: Callable[[str], tuple] = lambda service: (),
                  describe: Callable[[str, dict[str, ArtifactRef]], str | None] = lambda phase, outputs: None,
                  ) -> list[PhaseResult]:
     """Run `phases` in order; stop at the first that fails. `stub(service)` -> a gRPC stub,
-    `watch(service, job_id)` -> the final Job (with progress shown), `metadata(service)` -> call
-    metadata (the evaluator's token), `describe(phase, outputs)` -> a summary printed after a phase."""
+    `watch(service, job_id)` -> the final Job (with progress shown), `describe(phase, outputs)` -> a summary
+    printed after a phase. The stubs carry whatever credentials their service asks for."""
     from maestro.common.v1 import common_pb2
 
     ledger = ledger or default_ledger()
@@ -231,7 +230,7 @@ def run_pipeline(budgets: Budgets, *, stub: Callable[[str], Any],
                 break
             request.request_id = f"{key[:24]}-{uuid.uuid4().hex[:8]}"
             tried = f" (attempt {attempt + 1} of {phase.attempts(budgets)})" if attempt else ""
-            response = getattr(stub(phase.service), phase.rpc)(request, metadata=metadata(phase.service))
+            response = getattr(stub(phase.service), phase.rpc)(request)
             log(f"{prefix} {phase.title}{tried}: job {response.job.job_id} on {phase.service}")
             job = watch(phase.service, response.job.job_id)
             result.job_id = job.job_id
