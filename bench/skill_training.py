@@ -9,8 +9,10 @@ Measured in one run, on one machine:
 - anchors: raw env steps/s of R Ray actors x 8 MaestroEnv each with movement-only random actions
   (the env-side bound), and the learner's own forward+backward samples/s on a [32, 128] batch;
 - metric: the training engine (the same code the TrainSkills job runs: Ray env runners with the
-  options runtime and generated code, batched inference, reward models, APPO learner) for S seconds;
-  env steps/s over the run after a warm-up, and the ratios to both anchors;
+  options runtime, generated code and their own batched inference, reward models, APPO learner) for
+  S seconds; env steps/s over the run after a warm-up, and the ratios to both anchors; where the
+  driver's time went (waiting, fetching, taking rollouts in, training, publishing weights) and the
+  runners' (stepping environments vs inference);
 - history (optional): per window, env steps, steps/s, per-skill mean shaped reward and reward-model
   output, mean episode max depth; --state-in/--state-out continue a run across calls;
 - Descender check (optional): the Descender played alone on K fixed seeds, trained vs untrained.
@@ -112,18 +114,20 @@ def learner_rate(device: torch.device, precision: str, seconds: float) -> float:
     obs = env.reset(1)
     encoded = encode_observations([obs] * B, np.zeros(B, dtype=np.int64))
     env.close()
-    features = {k: torch.from_numpy(np.broadcast_to(v, (T + 1, *v.shape)).copy()) for k, v in encoded.items()}
+    features = {k: np.broadcast_to(v, (T + 1, *v.shape)).copy() for k, v in encoded.items()}
+    rng = np.random.default_rng(0)
     network = SkillNetwork().to(device)
     config = APPOConfig(device=str(device), precision=precision)
     learner = Learner(network, config, device)
-    batch = Trajectories(features=features, skills=torch.zeros(T + 1, B, dtype=torch.int64),
-                         actions=torch.randint(0, 28, (T, B)), log_probs=torch.full((T, B), -np.log(28.0)),
+    batch = Trajectories(features=features, actions=rng.integers(0, 28, (T, B)),
+                         log_probs=np.full((T, B), -np.log(28.0), dtype=np.float32),
                          reward_skills=np.zeros((T, B), dtype=np.int64), messages=np.full((T, B), "", dtype=object),
                          depth_signs=np.zeros((T, B), dtype=np.int8), message_counts=np.ones((T, B), dtype=np.int64),
-                         score_deltas=np.zeros((T, B), dtype=np.float32), dones=(torch.rand(T, B) < 0.01).float(),
-                         initial_state=network.initial_state(B, "cpu"),
-                         policy_versions=torch.zeros(B, dtype=torch.int64), env_indices=torch.arange(B),
-                         rewards=torch.rand(T, B))
+                         score_deltas=np.zeros((T, B), dtype=np.float32),
+                         dones=(rng.random((T, B)) < 0.01).astype(np.float32),
+                         initial_state=network.initial_state(B, "cpu").numpy(),
+                         policy_versions=np.zeros(B, dtype=np.int64), env_indices=np.arange(B),
+                         rewards=rng.random((T, B)).astype(np.float32))
     for _ in range(3):
         learner.train(batch)
     if device.type == "cuda":
@@ -150,7 +154,7 @@ class History:
         self.observer.on_transitions = self.on_transitions  # type: ignore[method-assign]
         self.observer.on_episode = self.on_episode  # type: ignore[method-assign]
         self.observer.on_update = self.on_update  # type: ignore[method-assign]
-        self.window_s, self.rows = window_s, []
+        self.window_s, self.rows, self.all_lags = window_s, [], []
         self._reset()
         self.mark = time.perf_counter()
         self.env_steps = offset_steps
@@ -176,6 +180,7 @@ class History:
         self.updates += 1
         self.entropy.append(stats.entropy)
         self.lag.append(stats.policy_lag)
+        self.all_lags.append(stats.policy_lag)
         self.learner_seconds = getattr(self, "learner_seconds", 0.0) + stats.seconds
         self.learner_samples = getattr(self, "learner_samples", 0) + stats.samples
 
@@ -336,7 +341,9 @@ def main() -> None:
         ratios = {"vs_raw_env_ray": rate / anchors["raw_env_steps_per_s_ray"],
                   "vs_learner_bound": rate / anchors["learner_samples_per_s"]}
     extra = {"driver_seconds": {k: round(v, 2) for k, v in engine.timings.items()},
-             "mean_envs_per_forward": engine.served_envs / max(engine.served_batches, 1)}
+             "runner_seconds": {k: round(v, 2) for k, v in engine.runner_seconds.items()},
+             "rollouts_received": engine.rollouts_received,
+             "mean_policy_lag": float(np.mean(history.all_lags)) if history.all_lags else None}
     print("driver", extra, flush=True)
     if args.eval_seeds:
         seeds = list(range(10_000, 10_000 + args.eval_seeds))
@@ -351,7 +358,8 @@ def main() -> None:
     if args.history:
         Path(args.history).write_text(json.dumps(history.rows))
     notes = (f"{args.runners} Ray env runners x {num_envs // args.runners} envs (2 groups each, double-buffered), "
-             f"learner + batched inference on {device} ({args.precision}), batch {args.batch}, rollout 32; the "
+             "each runner inferring with its own copy of the network on a share of the GPU and sending whole "
+             f"rollouts; learner on {device} ({args.precision}), batch {args.batch}, rollout 32; the "
              "reward models (5 char-CNNs trained on synthetic labels) run in the loop with the (skill, message, "
              "depth sign) cache; reference skill functions and pi_T as generated code; rate measured after a "
              f"{args.warmup:.0f} s warm-up over a {args.seconds:.0f} s run. Anchors from the same run: "

@@ -23,7 +23,8 @@ class SkillLearnerSettings(settings_for("skill-learner")):
     rayjob_image: str = ""
     """Container image of submitted RayJobs (training_backend=rayjob): the skill-learner image."""
     rayjob_worker_replicas: int = Field(default=1, ge=1, le=256)
-    """GPU worker pods of a RayJob's RayCluster; the driver (learner) takes one GPU, env runners the CPUs."""
+    """GPU worker pods of a RayJob's RayCluster; the env runners take a CPU each and equal shares of the GPUs
+    (their policy inference), the driver (learner) trains on a GPU."""
     rayjob_worker_gpus: int = Field(default=1, ge=1, le=16)
     """nvidia.com/gpu per RayJob worker pod."""
     rayjob_artifact_claim: str = ""
@@ -32,8 +33,8 @@ class SkillLearnerSettings(settings_for("skill-learner")):
     rayjob_env_secret: str = ""
     """Secret whose keys become environment variables of the RayJob's pods (object-store credentials)."""
     training_device: str = "auto"
-    """Device of the learner and of batched policy inference when a request names none: auto (cuda when
-    available), cpu, cuda or cuda:N."""
+    """Device of the learner when a request names none: auto (cuda when available), cpu, cuda or cuda:N; on
+    CUDA the env runners also infer on shares of the cluster's GPUs, else on their CPUs."""
     training_precision: Literal["fp32", "bf16"] = "fp32"
     """Learner precision on CUDA when a request names none: fp32 or bf16 autocast (the CPU trains in fp32)."""
     train_env_runners: int = Field(default=max(1, (os.cpu_count() or 2) - 1), ge=1, le=1024)

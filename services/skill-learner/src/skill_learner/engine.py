@@ -1,18 +1,24 @@
-"""The training engine: Ray env-runner actors, batched policy inference and the APPO learner.
+"""The training engine: Ray env-runner actors that act with their own copy of the policy, and the APPO learner.
 
-    env-runner actors (Ray, one process each)      this process (the Ray driver)
-    ┌──────────────────────────────┐  step(g, a)   ┌───────────────────────────────────────────────┐
-    │ EnvRunner: envs in 2 groups  │ <──────────── │ batched inference on the device (GRU state per │
-    │ options runtime per env      │ ────────────> │ env) -> actions; rollouts -> batches of B x T  │
-    │ encode_observations          │  GroupResult  │ -> rewards (reward models, one call per skill, │
-    └──────────────────────────────┘               │ cached) -> Learner (APPO, V-trace)             │
-                                                   └───────────────────────────────────────────────┘
+    env-runner actors (Ray, one process each)                  this process (the Ray driver)
+    ┌──────────────────────────────────────────┐  rollout(w)   ┌──────────────────────────────────────────┐
+    │ EnvRunner: envs in 2 groups, options     │ <──────────── │ publishes weights w (ray.put of the flat │
+    │ runtime per env, encode_observations     │               │ vector, numbered by learner version)     │
+    │ RunnerPolicy: network copy on its GPU    │  Rollout      │ batches of B x T -> rewards (reward      │
+    │ share as a CUDA graph (or on its CPU),   │ ────────────> │ models, one call per skill, cached) ->   │
+    │ GRU state per env, action sampling       │ (object store)│ Learner (APPO, V-trace)                  │
+    │ -> [T+1, 64] trajectories per rollout    │               │                                          │
+    └──────────────────────────────────────────┘               └──────────────────────────────────────────┘
 
-Each actor's environments are split in two groups; both groups of every actor always have a
-request in flight, so while the driver infers (or trains) for one group the actor steps the other
-(double buffering). Every ready group is served in one forward pass. The same code runs on one
-machine (`ray.init()` starts a local Ray) and on a RayCluster (`RAY_ADDRESS` names it; `ray.init()`
-connects to it): there is no second implementation.
+Each actor plays whole rollouts of T steps in all its environments and sends them back as numpy
+trajectory batches; the driver only scores and trains. Every actor always has `ROLLOUTS_IN_FLIGHT`
+requests queued, so it never waits for the driver; each request carries the newest published
+weights, which the actor loads between rollouts (the policy lag this causes is recorded per update,
+and V-trace corrects for it). Inside an actor the two groups of environments are double-buffered:
+the device computes one group's actions while the actor steps the other. Actors get an equal share
+of the cluster's GPUs (`num_gpus`) when the learner runs on CUDA and the cluster has GPUs, else they
+infer on their CPU. The same code runs on one machine (`ray.init()` starts a local Ray) and on a
+RayCluster (`RAY_ADDRESS` names it; `ray.init()` connects to it): there is no second implementation.
 
 The engine is plain logic: the job (`train_job.py`) gives it a stop check and a checkpoint callback;
 an observer (metrics, TensorBoard) hears about steps, episodes and updates.
@@ -20,7 +26,9 @@ an observer (metrics, TensorBoard) hears about steps, episodes and updates.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -32,20 +40,27 @@ import torch
 from torch import nn
 
 from maestro_common.generated.contract import SKILL_NAMES
+from skill_learner.inference import PublishedWeights, weights_vector
 from skill_learner.learner import Learner, UpdateStats
 from skill_learner.plan import APPOConfig
 from skill_learner.rewards import SkillRewards
-from skill_learner.rollouts import GroupRollout, Trajectories
-from skill_learner.runner import EnvRunner, GroupResult, RunnerSpec
+from skill_learner.rollouts import Trajectories
+from skill_learner.runner import EnvRunner, Rollout, RunnerSpec
 
 log = logging.getLogger(__name__)
+
+ROLLOUTS_IN_FLIGHT = 2
+"""Rollout requests queued per actor: while the driver handles one, the actor plays the next."""
+DRIVER_CUDA_THREADS = 1
+"""torch CPU threads of the driver while it trains on CUDA: its math runs on the GPU, and a pool of idle
+threads spinning on every core slows the runners down (measured: 33k -> 43k env steps/s on 16 cores)."""
 
 
 class TrainingObserver:
     """Hears what the engine does (the service's metrics and TensorBoard implement it); the base ignores it."""
 
     def on_steps(self, env_steps: int, new_steps: int, steps_per_s: float) -> None:
-        """After each served batch of groups: total env steps and the recent rate."""
+        """After each batch of rollouts received: total env steps and the recent rate."""
 
     def on_transitions(self, skills: np.ndarray, raw: np.ndarray, shaped: np.ndarray) -> None:
         """The acting skill, raw reward-model output and shaped reward of every transition of a batch."""
@@ -68,19 +83,19 @@ class TrainState:
     episodes: int = 0
     episode_counters: dict[int, int] = field(default_factory=dict)
     """Episodes started per env index."""
-    sample_generator: list[int] | None = None
-    """State of the action-sampling generator (a uint8 tensor as a list)."""
+    sampler_states: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """State of each runner's action-sampling generator, by runner number (numpy bit-generator state)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"env_steps": self.env_steps, "episodes": self.episodes,
                 "episode_counters": {str(k): v for k, v in self.episode_counters.items()},
-                "sample_generator": self.sample_generator}
+                "sampler_states": {str(k): v for k, v in self.sampler_states.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainState:
         return cls(env_steps=int(data["env_steps"]), episodes=int(data["episodes"]),
                    episode_counters={int(k): int(v) for k, v in data["episode_counters"].items()},
-                   sample_generator=data.get("sample_generator"))
+                   sampler_states={int(k): v for k, v in data.get("sampler_states", {}).items()})
 
 
 def init_ray(attempts: int = 3) -> None:
@@ -107,6 +122,14 @@ def init_ray(attempts: int = 3) -> None:
             log.warning("ray did not start (attempt %d of %d); retrying", attempt, attempts)
 
 
+def runner_gpu_share(learner_device: torch.device, cluster_gpus: float, runners: int) -> float:
+    """The GPU share (`num_gpus`) of each runner: an equal split of the cluster's GPUs, at most one each,
+    when the learner runs on CUDA; else 0 (the runners infer on their CPU)."""
+    if learner_device.type != "cuda" or cluster_gpus <= 0:
+        return 0.0
+    return math.floor(min(1.0, cluster_gpus / runners) * 10_000) / 10_000  # Ray counts GPUs in 1e-4 units
+
+
 class Engine:
     """Runs APPO until `config.env_steps` or until told to stop; see the module docstring."""
 
@@ -118,75 +141,74 @@ class Engine:
         self.state = state or TrainState()
         self.observer = observer or TrainingObserver()
         self.learner = Learner(network, config, device)
-        self.generator = torch.Generator(device="cpu")
-        self.generator.manual_seed(config.seed)
-        if self.state.sample_generator is not None:
-            self.generator.set_state(torch.tensor(self.state.sample_generator, dtype=torch.uint8))
         self.batch_trajectories = config.batch_size // config.rollout_length
         self.queue: list[Trajectories] = []
         self.queued = 0
-        self.core = network.initial_state(config.num_envs, device)
-        self.initial_core = network.initial_state(config.num_envs, device)
         self.returns = np.zeros((config.num_envs, len(SKILL_NAMES)), dtype=np.float64)
         self.active = np.zeros((config.num_envs, len(SKILL_NAMES)), dtype=bool)
-        self.rollouts: dict[tuple[int, int], GroupRollout] = {}
         self.last_update: UpdateStats | None = None
-        self.timings = {"wait": 0.0, "get": 0.0, "serve": 0.0, "train": 0.0}
-        """Seconds the driver spent waiting for runners, fetching results, serving them and training."""
-        self.served_batches = 0
-        self.served_envs = 0
+        self.weights: PublishedWeights | None = None
+        self.published_at = 0.0
+        self.timings = {"wait": 0.0, "get": 0.0, "ingest": 0.0, "train": 0.0, "publish": 0.0}
+        """Seconds the driver spent waiting for rollouts, fetching them, taking them in, training, publishing."""
+        self.runner_seconds = {"env": 0.0, "policy": 0.0, "device_wait": 0.0}
+        """Seconds the runners spent (summed over runners) stepping environments, and on the rest of their
+        rollouts (`Rollout.policy_seconds`: mostly inference), of which waiting for the device."""
+        self.rollouts_received = 0
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def runner_specs(self) -> list[RunnerSpec]:
+    def runner_specs(self, device: str) -> list[RunnerSpec]:
+        """One spec per runner; `device` is where the runners infer ("cpu" or "cuda")."""
         specs, start = [], 0
-        for count in self.config.envs_per_runner:
+        network_config = self.network.config.to_json()  # type: ignore[union-attr]
+        for index, count in enumerate(self.config.envs_per_runner):
             indices = tuple(range(start, start + count))
             start += count
-            specs.append(RunnerSpec(env_indices=indices, skill_code=self.skill_code, policy_code=self.policy_code,
-                                    seed=self.config.seed, skill_turns=self.config.skill_turns,
+            specs.append(RunnerSpec(index=index, env_indices=indices, skill_code=self.skill_code,
+                                    policy_code=self.policy_code, seed=self.config.seed,
+                                    skill_turns=self.config.skill_turns,
                                     max_episode_steps=self.config.max_episode_steps,
-                                    episode_counters={i: self.state.episode_counters.get(i, 0) for i in indices}))
+                                    rollout_length=self.config.rollout_length, network_config=network_config,
+                                    device=device, bf16=self.learner.autocast,
+                                    episode_counters={i: self.state.episode_counters.get(i, 0) for i in indices},
+                                    sampler_state=self.state.sampler_states.get(index)))
         return specs
 
     def export_state(self) -> TrainState:
-        self.state.sample_generator = self.generator.get_state().tolist()
+        """The counters to checkpoint (runner states as of the last `run` capture)."""
         return self.state
 
-    # -- inference --------------------------------------------------------------------------------
+    # -- weights ----------------------------------------------------------------------------------
 
-    @torch.inference_mode()
-    def act(self, features: dict[str, np.ndarray], env_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                                      torch.Tensor]:
-        """Sampled actions, their log-probabilities and the recurrent state rows before acting."""
-        dim = self.learner.batch_dim
-        rows = torch.as_tensor(env_indices, device=self.device)
-        state = self.core.index_select(dim, rows)
-        inputs = {key: torch.from_numpy(value).to(self.device, non_blocking=True).unsqueeze(0)
-                  for key, value in features.items()}
-        self.network.eval()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.learner.autocast):
-            logits, _, new_state = self.network(inputs, state)
-        log_probs = torch.log_softmax(logits[0].float(), dim=-1).cpu()
-        actions = torch.multinomial(log_probs.exp(), 1, generator=self.generator).squeeze(1)
-        chosen = log_probs.gather(1, actions.unsqueeze(1)).squeeze(1)
-        self.core.index_copy_(dim, rows, new_state.to(self.core.dtype))
-        return actions.numpy(), chosen.numpy(), state
+    def publish(self, force: bool = False) -> None:
+        """Put the learner's weights into the object store when newer than the published ones (at most once
+        per `config.publish_interval_s`, unless forced)."""
+        import ray
 
-    # -- one served group -------------------------------------------------------------------------
+        now = time.perf_counter()
+        if not force and self.weights is not None and (self.weights.version == self.learner.version
+                                                       or now - self.published_at < self.config.publish_interval_s):
+            return
+        self.weights = PublishedWeights(self.learner.version, ray.put(weights_vector(self.network)))
+        self.published_at = time.perf_counter()
+        self.timings["publish"] += self.published_at - now
 
-    def _record_outcome(self, key: tuple[int, int], result: GroupResult) -> None:
-        """The reward inputs and episode ends of the transition the runner just played."""
-        self.rollouts[key].add_outcome(result.acted_skills, result.messages, result.depth_signs,
-                                       result.message_counts, result.score_deltas, result.dones)
-        self.state.env_steps += len(result.acted_skills)
-        for summary in result.episodes:
+    # -- rollouts and training --------------------------------------------------------------------
+
+    def ingest(self, rollout: Rollout) -> None:
+        """Count a rollout's steps and episodes and queue its trajectories for the learner."""
+        trajectories = rollout.trajectories
+        self.state.env_steps += trajectories.length * trajectories.batch_size
+        for summary in rollout.episodes:
             self.state.episodes += 1
             self.observer.on_episode(summary)
-        if result.dones.any():
-            rows = torch.as_tensor(result.env_indices[result.dones], device=self.device)
-            dim = self.learner.batch_dim
-            self.core.index_copy_(dim, rows, self.initial_core.index_select(dim, rows))
+        self.runner_seconds["env"] += rollout.env_seconds
+        self.runner_seconds["policy"] += rollout.policy_seconds
+        self.runner_seconds["device_wait"] += rollout.wait_seconds
+        self.rollouts_received += 1
+        self.queue.append(trajectories)
+        self.queued += trajectories.batch_size
 
     def _rewards(self, batch: Trajectories) -> None:
         """Shaped rewards of a whole batch, one reward-model call per skill with unseen inputs."""
@@ -196,12 +218,11 @@ class Engine:
         shaped = self.rewards.shaped(skills, raw, batch.message_counts.reshape(-1), batch.score_deltas.reshape(-1))
         self.observer.on_transitions(skills, raw, shaped)
         shaped = shaped.reshape(shape)
-        batch.rewards = torch.from_numpy(shaped)
+        batch.rewards = shaped
         # per-episode shaped return of each skill: trajectories of one env arrive in order
-        dones = batch.dones.numpy() > 0
-        envs = batch.env_indices.numpy()
+        dones = batch.dones > 0
         for column in range(shape[1]):
-            env, ends = envs[column], np.flatnonzero(dones[:, column])
+            env, ends = batch.env_indices[column], np.flatnonzero(dones[:, column])
             start = 0
             for end in [*ends.tolist(), shape[0] - 1]:
                 np.add.at(self.returns[env], batch.reward_skills[start:end + 1, column], shaped[start:end + 1, column])
@@ -213,35 +234,8 @@ class Engine:
                     self.active[env] = False
                 start = end + 1
 
-    def _serve(self, ready: list[tuple[tuple[int, int], GroupResult]]) -> list[tuple[tuple[int, int], np.ndarray]]:
-        """Actions for every ready group, in one forward pass."""
-        for key, result in ready:
-            if key not in self.rollouts:
-                self.rollouts[key] = GroupRollout(result.env_indices, self.config.rollout_length)
-            elif (result.acted_skills >= 0).all():
-                self._record_outcome(key, result)
-            rollout = self.rollouts[key]
-            if rollout.ready():
-                self._enqueue(rollout.take(result.features, result.skills))
-        features = {name: np.concatenate([r.features[name] for _, r in ready]) for name in ready[0][1].features}
-        env_indices = np.concatenate([r.env_indices for _, r in ready])
-        actions, log_probs, state = self.act(features, env_indices)
-        out, start = [], 0
-        for key, result in ready:
-            n = len(result.env_indices)
-            part = slice(start, start + n)
-            state_part = state.narrow(self.learner.batch_dim, start, n)
-            self.rollouts[key].add_decision({name: value[part] for name, value in features.items()}, result.skills,
-                                            state_part, actions[part], log_probs[part], self.learner.version)
-            out.append((key, actions[part]))
-            start += n
-        return out
-
-    def _enqueue(self, trajectories: Trajectories) -> None:
-        self.queue.append(trajectories)
-        self.queued += trajectories.batch_size
-
-    def _train_ready(self) -> None:
+    def train_ready(self) -> None:
+        """One learner update per full batch of queued trajectories."""
         dim = self.learner.batch_dim
         while self.queued >= self.batch_trajectories:
             batch = Trajectories.concat(self.queue, dim) if len(self.queue) > 1 else self.queue[0]
@@ -259,58 +253,68 @@ class Engine:
         import ray
 
         init_ray()
-        remote_runner = ray.remote(num_cpus=1)(EnvRunner)
-        actors = [remote_runner.remote(spec) for spec in self.runner_specs()]
+        threads = torch.get_num_threads()
+        if self.device.type == "cuda":
+            torch.set_num_threads(DRIVER_CUDA_THREADS)
+        gpus = runner_gpu_share(self.device, ray.cluster_resources().get("GPU", 0.0), self.config.env_runners)
+        remote_runner = ray.remote(num_cpus=1, num_gpus=gpus)(EnvRunner)
+        actors = [remote_runner.remote(spec) for spec in self.runner_specs("cuda" if gpus else "cpu")]
         pending: dict[Any, tuple[int, int]] = {}
+        sequence = itertools.count()
+
+        def request(index: int) -> None:
+            pending[actors[index].rollout.remote(self.weights)] = (index, next(sequence))
+
         try:
-            groups = ray.get([actor.group_count.remote() for actor in actors])
-            for index, (actor, count) in enumerate(zip(actors, groups)):
-                for group in range(count):
-                    pending[actor.start.remote(group)] = (index, group)
+            self.publish(force=True)
+            for index in range(len(actors)):
+                for _ in range(ROLLOUTS_IN_FLIGHT):
+                    request(index)
             next_checkpoint = (self.state.env_steps // self.config.checkpoint_every + 1) * self.config.checkpoint_every
             rate_mark, rate_steps = time.perf_counter(), self.state.env_steps
             while self.state.env_steps < self.config.env_steps:
                 mark = time.perf_counter()
-                ready_refs, _ = ray.wait(list(pending), num_returns=1)
-                more, _ = ray.wait([r for r in pending if r not in ready_refs], num_returns=len(pending) - 1,
-                                   timeout=0) if len(pending) > 1 else ([], [])
-                ready_refs = list(ready_refs) + list(more)
+                ready, rest = ray.wait(list(pending), num_returns=1)
+                if rest:
+                    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+                    ready = ready + more
+                ready.sort(key=lambda ref: pending[ref][1])  # one actor's rollouts in the order it played them
                 fetched = time.perf_counter()
-                results = ray.get(ready_refs)
-                ready = [(pending.pop(ref), result) for ref, result in zip(ready_refs, results)]
+                rollouts = ray.get(ready)
+                got = time.perf_counter()
                 before = self.state.env_steps
-                served = time.perf_counter()
-                for (index, group), actions in self._serve(ready):
-                    pending[actors[index].step.remote(group, actions)] = (index, group)
+                for ref, rollout in zip(ready, rollouts):
+                    request(pending.pop(ref)[0])
+                    self.ingest(rollout)
                 now = time.perf_counter()
                 self.timings["wait"] += fetched - mark
-                self.timings["get"] += served - fetched
-                self.timings["serve"] += now - served
-                self.served_batches += 1
-                self.served_envs += sum(len(result.env_indices) for _, result in ready)
+                self.timings["get"] += got - fetched
+                self.timings["ingest"] += now - got
                 if now - rate_mark >= 1.0:
                     rate = (self.state.env_steps - rate_steps) / (now - rate_mark)
                     rate_mark, rate_steps = now, self.state.env_steps
                     self.observer.on_steps(self.state.env_steps, self.state.env_steps - before, rate)
-                self._train_ready()
+                self.train_ready()
                 self.timings["train"] += time.perf_counter() - now
+                self.publish()
                 if self.state.env_steps >= next_checkpoint and self.learner.version > 0:
-                    self.state.episode_counters = self._counters(actors)
+                    self._capture_runner_states(actors)
                     on_checkpoint(self)
                     next_checkpoint += self.config.checkpoint_every
                 if should_stop():
-                    self.state.episode_counters = self._counters(actors)
+                    self._capture_runner_states(actors)
                     return "stopped"
-            self.state.episode_counters = self._counters(actors)
+            self._capture_runner_states(actors)
             return "done"
         finally:
             for actor in actors:
                 ray.kill(actor)
+            torch.set_num_threads(threads)
 
-    def _counters(self, actors: list) -> dict[int, int]:
+    def _capture_runner_states(self, actors: list) -> None:
+        """Episode counters and sampler states of every runner, into `state` (for a checkpoint)."""
         import ray
 
-        counters: dict[int, int] = {}
-        for part in ray.get([actor.episode_counters.remote() for actor in actors]):
-            counters.update(part)
-        return counters
+        for index, part in enumerate(ray.get([actor.runner_state.remote() for actor in actors])):
+            self.state.episode_counters.update(part["episode_counters"])
+            self.state.sampler_states[index] = part["sampler_state"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -48,6 +49,11 @@ def unroll(network: nn.Module, features: dict[str, torch.Tensor], state: torch.T
     return logits, values
 
 
+def _on(device: torch.device, array: np.ndarray) -> torch.Tensor:
+    """`array` as a tensor on `device` (arrays read from the object store are read-only: copied first)."""
+    return torch.from_numpy(array if array.flags.writeable else array.copy()).to(device, non_blocking=True)
+
+
 @dataclass(frozen=True)
 class UpdateStats:
     version: int
@@ -61,7 +67,7 @@ class UpdateStats:
     clip_fraction: float
     grad_norm: float
     policy_lag: float
-    """Mean learner updates between the acting policy and this update."""
+    """Mean learner updates between the weights that acted (as published to the runners) and this update."""
     seconds: float
     """Wall time of the forward and backward pass."""
 
@@ -77,14 +83,14 @@ class Learner:
     def train(self, batch: Trajectories) -> UpdateStats:
         started = time.perf_counter()
         device, config = self.device, self.config
-        features = {key: value.to(device, non_blocking=True) for key, value in batch.features.items()}
-        state = batch.initial_state.to(device, non_blocking=True)
-        dones = batch.dones.to(device, non_blocking=True)
-        actions = batch.actions.to(device, non_blocking=True)
-        behaviour = batch.log_probs.to(device, non_blocking=True)
         if batch.rewards is None:
             raise ValueError("the batch has no rewards yet; score it first")
-        rewards = batch.rewards.to(device, non_blocking=True)
+        features = {key: _on(device, value) for key, value in batch.features.items()}
+        state = _on(device, batch.initial_state)
+        dones = _on(device, batch.dones)
+        actions = _on(device, batch.actions)
+        behaviour = _on(device, batch.log_probs)
+        rewards = _on(device, batch.rewards)
         self.network.train()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast):
             logits, values = unroll(self.network, features, state, dones)
@@ -101,7 +107,7 @@ class Learner:
             raise Diverged(f"the gradient norm is {grad_norm.item()} at learner update {self.version + 1}")
         self.optimizer.step()
         self.version += 1
-        lag = (self.version - 1 - batch.policy_versions).float().mean().item()
+        lag = float((self.version - 1 - batch.policy_versions).mean())
         return UpdateStats(version=self.version, samples=batch.batch_size * batch.actions.shape[0],
                            loss_total=terms.total.item(), loss_policy=terms.policy.item(),
                            loss_value=terms.value.item(), loss_entropy=-config.entropy_coef * terms.entropy.item(),

@@ -58,13 +58,16 @@ class APPOConfig:
     seed: int = 0
     """Seed of the network initialisation, action sampling, pi_T randomness and episode seeds."""
     device: str = "auto"
-    """Device of the learner and of policy inference."""
+    """Device of the learner; on CUDA the env runners infer on shares of the cluster's GPUs, else on their CPUs."""
     precision: str = "fp32"
     """"fp32" or "bf16" (autocast on CUDA)."""
     skill_turns: int = 500
     """N: Discoverer lasts N game turns, Worshipper and Merchant 20 x N."""
     max_episode_steps: int = 10_000
     """Step cap per episode."""
+    publish_interval_s: float = 0.1
+    """Least seconds between two publications of the learner's weights to the env runners (each one copies
+    the weights into the object store; the runners load the newest between rollouts)."""
 
     @property
     def envs_per_runner(self) -> list[int]:

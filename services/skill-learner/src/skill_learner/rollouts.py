@@ -1,31 +1,30 @@
-"""Rollout buffers on the learner side: per group of environments, T steps -> one trajectory batch.
+"""Trajectory batches: built by the env runners, T steps at a time; scored and trained on by the learner.
 
 A group of environments always steps together, so its rows share one position in the rollout.
-`GroupRollout.add_decision` stores what the policy saw and did; `add_outcome` the reward inputs and
-done flags of that step once the runner answered (the learner scores whole batches with the reward
-models just before training). After T steps, `take` returns a `Trajectories` of T + 1
-observations (the last one bootstraps the value) and starts the next rollout from that observation.
+In the runner, `GroupRollout.begin` stores the recurrent state before the first decision,
+`add_decision` what the policy saw and did, and `add_outcome` the reward inputs and done flags of
+that step (rewards are computed in the learner, on whole batches, just before training). After T
+steps, `take` returns a `Trajectories` of T + 1 observations (the last one bootstraps the value and
+is also the first observation of the next rollout). Everything is numpy: a batch travels from the
+runner to the learner through the Ray object store as it is.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
-import torch
 
 
 @dataclass
 class Trajectories:
-    """A [T, B] batch (time-major) of whole trajectories, on the CPU."""
+    """A [T, B] batch (time-major) of whole trajectories, numpy on the CPU."""
 
-    features: dict[str, torch.Tensor]
+    features: dict[str, np.ndarray]
     """[T + 1, B, ...] encoded observations; the last step is the bootstrap observation."""
-    skills: torch.Tensor
-    """int64 [T + 1, B]: the skill active at each decision."""
-    actions: torch.Tensor
+    actions: np.ndarray
     """int64 [T, B]."""
-    log_probs: torch.Tensor
+    log_probs: np.ndarray
     """float32 [T, B]: behaviour-policy log-probability of each action."""
     reward_skills: np.ndarray
     """int64 [T, B]: the skill that acted at each step (whose reward model scores it)."""
@@ -37,118 +36,119 @@ class Trajectories:
     """int64 [T, B]: occurrences of the message in the episode's last 20 messages."""
     score_deltas: np.ndarray
     """float32 [T, B]: game-score change of each step."""
-    dones: torch.Tensor
+    dones: np.ndarray
     """float32 [T, B]: 1 where the episode ended at that step."""
-    initial_state: torch.Tensor
-    """The recurrent state before the first observation, batch along dim `state_batch_dim`."""
-    policy_versions: torch.Tensor
-    """int64 [B]: the oldest policy version that chose an action of each trajectory."""
-    env_indices: torch.Tensor
+    initial_state: np.ndarray
+    """float32: the recurrent state before the first observation, batch along dim `state_batch_dim`."""
+    policy_versions: np.ndarray
+    """int64 [B]: the learner version of the weights that chose the actions of each trajectory."""
+    env_indices: np.ndarray
     """int64 [B]."""
-    rewards: torch.Tensor | None = None
+    rewards: np.ndarray | None = None
     """float32 [T, B]: shaped rewards, filled in by the learner side (`rewards.SkillRewards`) before training."""
 
     @property
     def batch_size(self) -> int:
         return int(self.actions.shape[1])
 
+    @property
+    def length(self) -> int:
+        """T: steps per trajectory."""
+        return int(self.actions.shape[0])
+
     @staticmethod
     def concat(parts: list[Trajectories], state_batch_dim: int) -> Trajectories:
-        return Trajectories(
-            features={key: torch.cat([p.features[key] for p in parts], dim=1) for key in parts[0].features},
-            skills=torch.cat([p.skills for p in parts], dim=1),
-            actions=torch.cat([p.actions for p in parts], dim=1),
-            log_probs=torch.cat([p.log_probs for p in parts], dim=1),
-            reward_skills=np.concatenate([p.reward_skills for p in parts], axis=1),
-            messages=np.concatenate([p.messages for p in parts], axis=1),
-            depth_signs=np.concatenate([p.depth_signs for p in parts], axis=1),
-            message_counts=np.concatenate([p.message_counts for p in parts], axis=1),
-            score_deltas=np.concatenate([p.score_deltas for p in parts], axis=1),
-            dones=torch.cat([p.dones for p in parts], dim=1),
-            initial_state=torch.cat([p.initial_state for p in parts], dim=state_batch_dim),
-            policy_versions=torch.cat([p.policy_versions for p in parts]),
-            env_indices=torch.cat([p.env_indices for p in parts]),
-        )
+        """The trajectories of all `parts`, side by side (batch dimension), in order."""
+        def join(name: str, values: list):
+            if name == "features":
+                return {key: np.concatenate([v[key] for v in values], axis=1) for key in values[0]}
+            if name == "rewards":
+                return None if any(v is None for v in values) else np.concatenate(values, axis=1)
+            return np.concatenate(values, axis=_batch_axis(name, state_batch_dim))
+
+        return Trajectories(**{f.name: join(f.name, [getattr(p, f.name) for p in parts]) for f in fields(Trajectories)})
 
     def split(self, first: int, state_batch_dim: int) -> tuple[Trajectories, Trajectories]:
         """The first `first` trajectories and the rest."""
-        def cut(t: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-            return t.narrow(dim, 0, first), t.narrow(dim, first, t.shape[dim] - first)
+        def cut(name: str, value, side: int):
+            if value is None:
+                return None
+            if name == "features":
+                return {key: cut("", v, side) for key, v in value.items()}
+            axis = _batch_axis(name, state_batch_dim)
+            index = [slice(None)] * value.ndim
+            index[axis] = slice(0, first) if side == 0 else slice(first, None)
+            return value[tuple(index)]
 
-        def cut_np(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return a[:, :first], a[:, first:]
+        halves = [Trajectories(**{f.name: cut(f.name, getattr(self, f.name), side) for f in fields(Trajectories)})
+                  for side in (0, 1)]
+        return halves[0], halves[1]
 
-        halves = [cut(self.skills, 1), cut(self.actions, 1), cut(self.log_probs, 1), cut_np(self.reward_skills),
-                  cut_np(self.messages), cut_np(self.depth_signs), cut_np(self.message_counts),
-                  cut_np(self.score_deltas), cut(self.dones, 1), cut(self.initial_state, state_batch_dim),
-                  cut(self.policy_versions, 0), cut(self.env_indices, 0)]
-        features = {key: cut(value, 1) for key, value in self.features.items()}
-        made = []
-        for side in (0, 1):
-            made.append(Trajectories({k: v[side] for k, v in features.items()}, *(h[side] for h in halves)))
-        return made[0], made[1]
+
+def _batch_axis(name: str, state_batch_dim: int) -> int:
+    """Which axis of a `Trajectories` field is the batch."""
+    if name == "initial_state":
+        return state_batch_dim
+    return 0 if name in ("policy_versions", "env_indices") else 1
 
 
 class GroupRollout:
-    """The rollout in progress of one group of environments."""
+    """The rollout in progress of one group of environments (in the env runner)."""
 
     def __init__(self, env_indices: np.ndarray, length: int):
-        self.env_indices = torch.tensor(env_indices, dtype=torch.int64)
+        self.env_indices = np.asarray(env_indices, dtype=np.int64)
         self.length = length
         self._clear()
 
     def _clear(self) -> None:
         self.features: list[dict[str, np.ndarray]] = []
-        self.skills: list[np.ndarray] = []
         self.actions: list[np.ndarray] = []
         self.log_probs: list[np.ndarray] = []
         self.outcomes: list[tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]] = []
         self.dones: list[np.ndarray] = []
-        self.versions: list[int] = []
-        self.initial_state: torch.Tensor | None = None
+        self.initial_state: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
         """Steps whose outcome is known."""
         return len(self.dones)
 
-    def add_decision(self, features: dict[str, np.ndarray], skills: np.ndarray, state_before: torch.Tensor,
-                     actions: np.ndarray, log_probs: np.ndarray, version: int) -> None:
-        if not self.features:
-            self.initial_state = state_before.detach().to("cpu", copy=True)
+    def begin(self, initial_state: np.ndarray) -> None:
+        """Start a rollout from the recurrent state before its first decision."""
+        self._clear()
+        self.initial_state = initial_state
+
+    def add_decision(self, features: dict[str, np.ndarray], actions: np.ndarray, log_probs: np.ndarray) -> None:
         self.features.append(features)
-        self.skills.append(skills)
         self.actions.append(actions)
         self.log_probs.append(log_probs)
-        self.versions.append(version)
 
     def add_outcome(self, skills: np.ndarray, messages: list[str], signs: np.ndarray, counts: np.ndarray,
                     scores: np.ndarray, dones: np.ndarray) -> None:
-        """The reward inputs and done flags of the step just played (rewards are computed in the learner)."""
+        """The reward inputs and done flags of the step just played."""
         self.outcomes.append((skills, messages, signs, counts, scores))
         self.dones.append(dones.astype(np.float32))
 
     def ready(self) -> bool:
         return self.steps >= self.length
 
-    def take(self, features: dict[str, np.ndarray], skills: np.ndarray) -> Trajectories:
-        """The finished trajectories, bootstrapped by the next observation (`features`, `skills`)."""
+    def take(self, features: dict[str, np.ndarray], version: int) -> Trajectories:
+        """The finished trajectories, bootstrapped by the next observation (`features`); acted by `version`."""
         assert self.ready() and self.initial_state is not None
         every = self.features + [features]
         batch = Trajectories(
-            features={key: torch.from_numpy(np.stack([f[key] for f in every])) for key in features},
-            skills=torch.from_numpy(np.stack(self.skills + [skills])),
-            actions=torch.from_numpy(np.stack(self.actions)),
-            log_probs=torch.from_numpy(np.stack(self.log_probs)),
+            features={key: np.stack([f[key] for f in every]) for key in features},
+            actions=np.stack(self.actions).astype(np.int64),
+            log_probs=np.stack(self.log_probs).astype(np.float32),
             reward_skills=np.stack([o[0] for o in self.outcomes]),
             messages=_object_array([o[1] for o in self.outcomes]),
             depth_signs=np.stack([o[2] for o in self.outcomes]),
             message_counts=np.stack([o[3] for o in self.outcomes]),
             score_deltas=np.stack([o[4] for o in self.outcomes]),
-            dones=torch.from_numpy(np.stack(self.dones)),
+            dones=np.stack(self.dones),
             initial_state=self.initial_state,
-            policy_versions=torch.full((len(self.env_indices),), min(self.versions), dtype=torch.int64),
-            env_indices=self.env_indices,
+            policy_versions=np.full(len(self.env_indices), version, dtype=np.int64),
+            env_indices=self.env_indices.copy(),
         )
         self._clear()
         return batch

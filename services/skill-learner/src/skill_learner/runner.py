@@ -1,20 +1,25 @@
-"""The env runner: many NetHack environments, each with its options runtime, stepped in groups.
+"""The env runner: many NetHack environments with their options runtime, acting with its own copy of the policy.
 
 One `EnvRunner` lives in each Ray env-runner actor (see `engine.py`); it is plain Python, so tests
-can also drive it in process. Its environments are split into `groups` (two: double buffering):
-while the learner picks actions for one group, the runner steps the other.
+can also drive it in process. Each call of `rollout` plays T steps in every environment and returns
+them as one `Rollout`: a ready-made [T, B] batch of trajectories for the learner. The runner does
+its own batched inference (`inference.RunnerPolicy`: the network on the runner's device, the GRU
+state of each environment, action sampling) with the newest weights the learner published when the
+rollout began. Its environments are split into `groups` (two: double buffering): while the device
+computes the next actions of one group, the runner steps the other.
 
 Per environment, after every step: the options runtime is told the new observation (and may end
 the active skill and let pi_T choose the next); the reward inputs of the transition are recorded
 (the skill that acted, the new message, the sign of the depth change since that skill started,
 the count of the message in the episode's last 20 messages, the game-score change); a finished
-episode is closed and a new one started with the next seed. What goes back to the learner is the
-encoded observation for the next decision (`skillnet.encode_observations`) plus those inputs:
-a few hundred bytes per environment, never the raw observation.
+episode is closed, its GRU state zeroed and a new one started with the next seed. What the
+network reads is the encoded observation (`skillnet.encode_observations`), never the raw one; the
+rewards themselves are computed in the learner.
 
 Seeds. Episode k of environment e plays with `episode_seed(seed, e, k)`, and pi_T's random numbers
 come from a generator seeded the same way, so a runner started with the counters saved in a
-checkpoint continues the sequence of episodes exactly where the saved run was.
+checkpoint continues the sequence of episodes exactly where the saved run was; the action
+sampler's generator state is saved and restored with them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from maestro_common.errors import Internal
 from maestro_common.nethack.env import EnvConfig, MaestroEnv
 from maestro_common.nethack.features import BL_DEPTH, message_text
 from maestro_common.reward.shaping import EpisodeMessageCounter
+from skill_learner.inference import PublishedWeights, RunnerPolicy
+from skill_learner.rollouts import GroupRollout, Trajectories
 
 MAX_START_ATTEMPTS = 5
 """Seeds tried in a row when a game fails to start (NetHack occasionally stalls at start-up)."""
@@ -43,8 +50,10 @@ def episode_seed(base_seed: int, env_index: int, episode: int) -> int:
 
 @dataclass(frozen=True)
 class RunnerSpec:
-    """Everything an env runner needs to build its environments (picklable: it travels to Ray actors)."""
+    """Everything an env runner needs to build its environments and policy (picklable: it travels to Ray actors)."""
 
+    index: int
+    """The runner's number (names its action-sampling generator stream)."""
     env_indices: tuple[int, ...]
     """Global indices of this runner's environments."""
     skill_code: dict[str, str]
@@ -52,41 +61,42 @@ class RunnerSpec:
     policy_code: str
     """Generated select_skill source (a codegen "policy" artifact's code)."""
     seed: int
+    """The run's seed: episode seeds and the action sampler derive from it."""
     skill_turns: int
+    """N: Discoverer lasts N game turns, Worshipper and Merchant 20 x N."""
     max_episode_steps: int
+    """Step cap per episode."""
+    rollout_length: int
+    """T: steps per rollout (per trajectory)."""
+    network_config: dict[str, Any]
+    """`SkillNetConfig.to_json()` of the network the learner trains."""
+    device: str = "cpu"
+    """Where the runner's copy of the network runs: "cpu", or "cuda" in an actor given a share of a GPU."""
+    bf16: bool = False
+    """Run inference under bf16 autocast (CUDA only), as the learner does."""
     episode_counters: dict[int, int] = field(default_factory=dict)
     """Episodes already started per global env index (from a checkpoint); missing = 0."""
+    sampler_state: dict[str, Any] | None = None
+    """State of the action-sampling generator (from a checkpoint); None starts its stream afresh."""
     groups: int = 2
     """Groups stepped separately (2 = double buffering)."""
 
 
 @dataclass
-class GroupResult:
-    """What one `step`/`start` of a group sends back (numpy arrays, one row per environment)."""
+class Rollout:
+    """What one `EnvRunner.rollout` sends back."""
 
-    group: int
-    env_indices: np.ndarray
-    """int64 [n]: global env index of each row."""
-    features: dict[str, np.ndarray]
-    """The encoded observations for the next decision (`skillnet.encode_observations`)."""
-    skills: np.ndarray
-    """int64 [n]: the skill active for the next decision."""
-    acted_skills: np.ndarray
-    """int64 [n]: the skill that chose the action of the transition just played (-1 at `start`)."""
-    messages: list[str]
-    """The message after the transition (the reward model's input)."""
-    depth_signs: np.ndarray
-    """int8 [n]: sign of the depth change since the acting skill started."""
-    message_counts: np.ndarray
-    """int64 [n]: occurrences of the message in the episode's last 20 messages (>= 1)."""
-    score_deltas: np.ndarray
-    """float32 [n]: game-score change of the transition."""
-    dones: np.ndarray
-    """bool [n]: the transition ended the episode (terminated or truncated; a new episode follows)."""
+    trajectories: Trajectories
+    """[T, B] over all of the runner's environments, acted by weights `trajectories.policy_versions`."""
     episodes: list[dict[str, Any]]
-    """One summary per episode that ended in this step."""
-    step_seconds: float
-    """Time spent stepping environments (not encoding)."""
+    """One summary per episode that ended during the rollout."""
+    env_seconds: float
+    """Time spent stepping environments (options runtime and encoding included)."""
+    policy_seconds: float
+    """The rest of the rollout's time: inference (launching forward passes, waiting for them, sampling, loading
+    weights) and assembling the batch."""
+    wait_seconds: float
+    """The part of `policy_seconds` spent waiting for the device to finish a forward pass."""
 
 
 class _EnvSlot:
@@ -172,42 +182,72 @@ class _EnvSlot:
 
 
 class EnvRunner:
-    """Steps groups of environments; see the module docstring."""
+    """Plays rollouts with its own copy of the policy; see the module docstring."""
 
     def __init__(self, spec: RunnerSpec):
-        from maestro_common.generated import load_policy, load_skill_functions
+        import torch
 
+        from maestro_common.generated import load_policy, load_skill_functions
+        from maestro_common.skillnet import SkillNetConfig, SkillNetwork
+        from skill_learner.learner import state_batch_dim
+
+        torch.set_num_threads(1)  # one core per runner: stepping and inference share it
         self.spec = spec
         skill_functions = load_skill_functions(spec.skill_code)
         policy = load_policy(spec.policy_code)
         self.slots = [_EnvSlot(index, spec, skill_functions, policy) for index in spec.env_indices]
         groups = max(1, min(spec.groups, len(self.slots)))
         self.groups = [self.slots[g::groups] for g in range(groups)]
+        device = torch.device(spec.device)
+        network = SkillNetwork(SkillNetConfig.from_json(spec.network_config))
+        self.policy = RunnerPolicy(network, [len(g) for g in self.groups], device,
+                                   autocast=spec.bf16 and device.type == "cuda",
+                                   state_batch_dim=state_batch_dim(network, device),
+                                   generator_state=spec.sampler_state, seed=[spec.seed, spec.index])
+        self.rollouts = [GroupRollout(np.array([s.index for s in g], dtype=np.int64), spec.rollout_length)
+                         for g in self.groups]
+        self.features: list[dict[str, np.ndarray]] = []
 
-    def group_count(self) -> int:
-        """How many groups `start` and `step` take (a method, so Ray actors can answer it)."""
-        return len(self.groups)
+    def runner_state(self) -> dict[str, Any]:
+        """What a checkpoint saves of this runner: episodes started per env index, the sampler's state."""
+        return {"episode_counters": {slot.index: slot.episode for slot in self.slots},
+                "sampler_state": self.policy.generator_state()}
 
-    def episode_counters(self) -> dict[int, int]:
-        """Episodes started per env index (saved in checkpoints)."""
-        return {slot.index: slot.episode for slot in self.slots}
+    def rollout(self, weights: PublishedWeights) -> Rollout:
+        """T steps in every environment with `weights` (loaded if newer than the ones in use)."""
+        started, waited = time.perf_counter(), self.policy.wait_seconds
+        self.policy.load(weights)
+        if not self.features:  # the first rollout starts every episode
+            for group, slots in enumerate(self.groups):
+                for slot in slots:
+                    slot.start_episode()
+                self.features.append(self._encode(group))
+        episodes: list[dict[str, Any]] = []
+        env_seconds = 0.0
+        for group, rollout in enumerate(self.rollouts):
+            rollout.begin(self.policy.state(group))
+            self.policy.launch(group, self.features[group])
+        for _ in range(self.spec.rollout_length):
+            for group, rollout in enumerate(self.rollouts):
+                actions, log_probs = self.policy.collect(group)
+                rollout.add_decision(self.features[group], actions, log_probs)
+                stepped = time.perf_counter()
+                dones = self._step(group, actions, rollout, episodes)
+                self.features[group] = self._encode(group)
+                env_seconds += time.perf_counter() - stepped
+                self.policy.reset(group, dones)
+                if not rollout.ready():
+                    self.policy.launch(group, self.features[group])
+        parts = [rollout.take(self.features[group], self.policy.version) for group, rollout in enumerate(self.rollouts)]
+        trajectories = Trajectories.concat(parts, self.policy.batch_dim) if len(parts) > 1 else parts[0]
+        total = time.perf_counter() - started
+        return Rollout(trajectories=trajectories, episodes=episodes, env_seconds=env_seconds,
+                       policy_seconds=total - env_seconds, wait_seconds=self.policy.wait_seconds - waited)
 
-    def start(self, group: int) -> GroupResult:
-        """Start an episode in every environment of `group`; the first observations."""
-        started = time.perf_counter()
-        for slot in self.groups[group]:
-            slot.start_episode()
-        n = len(self.groups[group])
-        return self._result(group, time.perf_counter() - started, acted=np.full(n, -1, dtype=np.int64),
-                            messages=[""] * n, signs=np.zeros(n, dtype=np.int8),
-                            counts=np.ones(n, dtype=np.int64), scores=np.zeros(n, dtype=np.float32),
-                            dones=np.zeros(n, dtype=bool), episodes=[])
-
-    def step(self, group: int, actions: np.ndarray) -> GroupResult:
-        """Play one action in every environment of `group` (actions in the group's row order)."""
+    def _step(self, group: int, actions: np.ndarray, rollout: GroupRollout, episodes: list[dict[str, Any]]
+              ) -> np.ndarray:
+        """Play `actions` in the environments of `group`; record the outcomes; the done flags."""
         slots = self.groups[group]
-        if len(actions) != len(slots):
-            raise ValueError(f"group {group} has {len(slots)} environments but {len(actions)} actions came")
         n = len(slots)
         acted = np.empty(n, dtype=np.int64)
         signs = np.empty(n, dtype=np.int8)
@@ -215,29 +255,21 @@ class EnvRunner:
         scores = np.empty(n, dtype=np.float32)
         dones = np.empty(n, dtype=bool)
         messages: list[str] = []
-        episodes: list[dict[str, Any]] = []
-        started = time.perf_counter()
         for row, (slot, action) in enumerate(zip(slots, actions.tolist())):
             acted[row], message, signs[row], counts[row], scores[row], dones[row], summary = slot.step(action)
             messages.append(message)
             if summary is not None:
                 episodes.append(summary)
-        return self._result(group, time.perf_counter() - started, acted=acted, messages=messages, signs=signs,
-                            counts=counts, scores=scores, dones=dones, episodes=episodes)
+        rollout.add_outcome(acted, messages, signs, counts, scores, dones)
+        return dones
 
-    def _result(self, group: int, seconds: float, *, acted, messages, signs, counts, scores, dones,
-                episodes) -> GroupResult:
+    def _encode(self, group: int) -> dict[str, np.ndarray]:
+        """The network inputs of the current observations of `group`."""
         from maestro_common.skillnet import encode_observations
 
         slots = self.groups[group]
-        skills = np.array([slot.skill for slot in slots], dtype=np.int64)
-        features = encode_observations([slot.obs for slot in slots], skills)
-        return GroupResult(group=group, env_indices=np.array([s.index for s in slots], dtype=np.int64),
-                           features=features, skills=skills, acted_skills=acted, messages=messages,
-                           depth_signs=signs, message_counts=counts, score_deltas=scores, dones=dones,
-                           episodes=episodes, step_seconds=seconds)
+        return encode_observations([slot.obs for slot in slots], np.array([s.skill for s in slots], dtype=np.int64))
 
     def close(self) -> None:
         for slot in self.slots:
             slot.env.close()
-
