@@ -357,8 +357,9 @@ def main() -> None:
         metrics["descender_mean_max_depth_untrained"] = untrained.mean
     if args.history:
         Path(args.history).write_text(json.dumps(history.rows))
+    where_runners_infer = "on a share of the GPU" if device.type == "cuda" else "on CPU"
     notes = (f"{args.runners} Ray env runners x {num_envs // args.runners} envs (2 groups each, double-buffered), "
-             "each runner inferring with its own copy of the network on a share of the GPU and sending whole "
+             f"each runner inferring with its own copy of the network ({where_runners_infer}) and sending whole "
              f"rollouts; learner on {device} ({args.precision}), batch {args.batch}, rollout 32; the "
              "reward models (5 char-CNNs trained on synthetic labels) run in the loop with the (skill, message, "
              "depth sign) cache; reference skill functions and pi_T as generated code; rate measured after a "
