@@ -107,6 +107,8 @@ def test_bad_run_tests_requests(stub, request_, field):
     (pb.GeneratePolicyRequest(kind=pb.POLICY_KIND_TASK, task="reach the Mines", golden_suite="minetown"),
      "golden_suite"),
     (pb.GeneratePolicyRequest(kind=pb.POLICY_KIND_TRAINING, prompt_version="v9"), "prompt_version"),
+    (pb.GeneratePolicyRequest(kind=pb.POLICY_KIND_TRAINING, llm=common_pb2.LlmSettings(max_tokens=10**6)),
+     "llm.max_tokens"),
 ])
 def test_bad_generation_requests(stub, request_, field):
     with pytest.raises(grpc.RpcError) as error:

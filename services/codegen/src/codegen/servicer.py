@@ -86,6 +86,7 @@ class CodegenServicer(JobRpcs, pb_grpc.CodegenServiceServicer):
     @staticmethod
     def _check_generation(request) -> None:
         require_range("max_refinements", request.max_refinements, 1, 10, zero_means="3")
+        require_range("llm.max_tokens", request.llm.max_tokens, 64, 8192, zero_means="the service's default")
         if request.prompt_version not in ("", *PROMPT_VERSIONS):
             raise InvalidArgument("prompt_version", f"unknown version {request.prompt_version!r}; available: "
                                   f"{', '.join(PROMPT_VERSIONS)}")
