@@ -108,8 +108,3 @@ def status_name(error: BaseException) -> str:
             return STATUS_BY_ERROR[cls]
     return "INTERNAL"
 
-
-def not_served_yet(service: str, rpc: str) -> Unimplemented:
-    """The error for an RPC that the contract defines but this release of `service` does not serve."""
-    return Unimplemented(f"{service}: {rpc} is defined by the contract but not served by this release; "
-                         f"no result is made up, upgrade the service to use it")
