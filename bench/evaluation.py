@@ -25,33 +25,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "evaluator"))
 from benchlib import write_result  # noqa: E402
+from evaluator_helpers import MINES_POLICY, SKILL_FUNCTIONS  # noqa: E402
 
 from evaluator.episodes import PlaySpec, play_parallel  # noqa: E402
 from maestro_common.nethack.actions import COMPASS  # noqa: E402
 from maestro_common.nethack.env import make_env  # noqa: E402
 from maestro_common.skillnet import SkillNetConfig, SkillNetwork  # noqa: E402
-
-SKILL_FUNCTIONS = {
-    "Discoverer": "def initiation(ctx):\n    return True\n\ndef termination(ctx):\n"
-                  "    return ctx.turns_since_skill_start >= ctx.skill_turns\n",
-    "Descender": "def initiation(ctx):\n    return True\n\ndef termination(ctx):\n"
-                 "    return ctx.now.depth > ctx.at_skill_start.depth\n",
-    "Ascender": "def initiation(ctx):\n    return True\n\ndef termination(ctx):\n"
-                "    return ctx.now.depth < ctx.at_skill_start.depth\n",
-    "Worshipper": "def initiation(ctx):\n    return ctx.worshipper_precondition\n\ndef termination(ctx):\n"
-                  "    return ctx.turns_since_skill_start >= 20 * ctx.skill_turns\n",
-    "Merchant": "def initiation(ctx):\n    return ctx.merchant_precondition\n\ndef termination(ctx):\n"
-                "    return ctx.turns_since_skill_start >= 20 * ctx.skill_turns\n",
-}
-POLICY = """
-def select_skill(ctx, available, state):
-    if ctx.now.branch == "Gnomish Mines":
-        return "Discoverer"
-    if ctx.active_skill == "Discoverer" and "Descender" in available:
-        return "Descender"
-    return "Discoverer"
-"""
 
 
 def _env_worker(steps: int, seed: int, out) -> None:
@@ -100,7 +81,7 @@ def main() -> None:
     torch.manual_seed(0)
     network = SkillNetwork(config)
     spec = PlaySpec(network_config=config.to_json(), state_dict=network.state_dict(), device=device,
-                    skill_functions_code=SKILL_FUNCTIONS, policy_code=POLICY, task_id="gnomish_mines",
+                    skill_functions_code=SKILL_FUNCTIONS, policy_code=MINES_POLICY, task_id="gnomish_mines",
                     num_envs=args.envs, max_steps=args.max_steps, skill_turns=50, rng_seed=0,
                     torch_threads=args.threads)
     seeds = list(range(args.workers * args.envs * args.episodes_per_env))

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -37,6 +38,9 @@ from maestro.skill_learner.v1 import skill_learner_pb2 as spb
 from maestro.skill_learner.v1 import skill_learner_pb2_grpc as spb_grpc
 from maestro_common.client import open_channel
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluator"))
+from evaluator_helpers import SKILL_FUNCTIONS  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 TERMINAL = (common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELLED,
@@ -44,18 +48,6 @@ TERMINAL = (common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED, common_
 RATE, RANGE = "10m", "30m"
 NOT_WIRED: dict[str, str] = {}
 """Feeds whose panels are reported instead of asserted (feed name -> why it cannot run here yet)."""
-SKILL_FUNCTIONS = {
-    "Discoverer": "def initiation(ctx):\n    return True\n\n"
-                  "def termination(ctx):\n    return ctx.turns_since_skill_start >= ctx.skill_turns\n",
-    "Descender": "def initiation(ctx):\n    return True\n\n"
-                 "def termination(ctx):\n    return ctx.now.depth > ctx.at_skill_start.depth\n",
-    "Ascender": "def initiation(ctx):\n    return True\n\n"
-                "def termination(ctx):\n    return ctx.now.depth < ctx.at_skill_start.depth\n",
-    "Worshipper": "def initiation(ctx):\n    return ctx.worshipper_precondition\n\n"
-                  "def termination(ctx):\n    return ctx.turns_since_skill_start >= 20 * ctx.skill_turns\n",
-    "Merchant": "def initiation(ctx):\n    return ctx.merchant_precondition\n\n"
-                "def termination(ctx):\n    return ctx.turns_since_skill_start >= 20 * ctx.skill_turns\n",
-}
 ROTATING_POLICY = """
 def select_skill(ctx, available, state):
     state["turn"] = state.get("turn", -1) + 1
