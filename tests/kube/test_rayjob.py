@@ -80,7 +80,7 @@ def test_the_rayjob_runs_the_training_module_on_gpu_workers(tmp_path):
     assert spec["entrypoint"] == ("python -m skill_learner.rayjob_entry --request-uri " + REQUEST.uri
                                   + " --request-sha256 " + REQUEST.sha256 + " --job-id 0123456789abcdef0123456789abcdef")
     assert spec["shutdownAfterJobFinishes"] is True and spec["backoffLimit"] == 0
-    assert spec["entrypointNumGpus"] == 1  # the driver (the learner) lands on a GPU worker
+    assert spec["entrypointNumGpus"] == 0.5  # the driver (the learner) lands on a GPU worker, runners share it
     worker = spec["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
     head = spec["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
     assert worker["resources"]["limits"]["nvidia.com/gpu"] == "1" and "nvidia.com/gpu" not in head["resources"]["limits"]

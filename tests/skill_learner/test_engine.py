@@ -62,6 +62,7 @@ def test_runner_rollouts_train_the_learner_and_the_policy_lag_is_recorded(reward
 def test_runners_get_an_equal_share_of_the_gpus_only_when_the_learner_is_on_cuda():
     assert runner_gpu_share(torch.device("cuda"), 1.0, 15) == 0.0666  # 15 x 0.0666 fits in one GPU
     assert runner_gpu_share(torch.device("cuda"), 4.0, 2) == 1.0
+    assert runner_gpu_share(torch.device("cuda"), 0.5, 15) == 0.0333  # what a RayJob driver leaves of one GPU
     assert runner_gpu_share(torch.device("cuda"), 0.0, 4) == 0.0  # a cluster without GPUs: CPU inference
     assert runner_gpu_share(torch.device("cpu"), 1.0, 4) == 0.0
 

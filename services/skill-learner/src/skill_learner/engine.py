@@ -122,12 +122,13 @@ def init_ray(attempts: int = 3) -> None:
             log.warning("ray did not start (attempt %d of %d); retrying", attempt, attempts)
 
 
-def runner_gpu_share(learner_device: torch.device, cluster_gpus: float, runners: int) -> float:
-    """The GPU share (`num_gpus`) of each runner: an equal split of the cluster's GPUs, at most one each,
-    when the learner runs on CUDA; else 0 (the runners infer on their CPU)."""
-    if learner_device.type != "cuda" or cluster_gpus <= 0:
+def runner_gpu_share(learner_device: torch.device, free_gpus: float, runners: int) -> float:
+    """The GPU share (`num_gpus`) of each runner: an equal split of the GPUs that Ray has free when
+    training starts (under a RayJob the driver already holds its own share), at most one each, when the
+    learner runs on CUDA; else 0 (the runners infer on their CPU)."""
+    if learner_device.type != "cuda" or free_gpus <= 0:
         return 0.0
-    return math.floor(min(1.0, cluster_gpus / runners) * 10_000) / 10_000  # Ray counts GPUs in 1e-4 units
+    return math.floor(min(1.0, free_gpus / runners) * 10_000) / 10_000  # Ray counts GPUs in 1e-4 units
 
 
 class Engine:
@@ -256,7 +257,7 @@ class Engine:
         threads = torch.get_num_threads()
         if self.device.type == "cuda":
             torch.set_num_threads(DRIVER_CUDA_THREADS)
-        gpus = runner_gpu_share(self.device, ray.cluster_resources().get("GPU", 0.0), self.config.env_runners)
+        gpus = runner_gpu_share(self.device, ray.available_resources().get("GPU", 0.0), self.config.env_runners)
         remote_runner = ray.remote(num_cpus=1, num_gpus=gpus)(EnvRunner)
         actors = [remote_runner.remote(spec) for spec in self.runner_specs("cuda" if gpus else "cpu")]
         pending: dict[Any, tuple[int, int]] = {}

@@ -6,8 +6,9 @@ MAESTRO_TRAINING_BACKEND=rayjob. It
 1. stores the job's TrainSkillsRequest bytes in the artifact store and builds a RayJob
    (`build_rayjob`) whose entrypoint runs the skill-learner's training module on the Ray cluster it
    creates: `python -m <entry_module> --request-uri URI --request-sha256 SHA --job-id ID` (a head
-   group without GPUs and one GPU worker group; the entrypoint asks for one GPU, so the driver, which
-   is the learner, runs on a GPU worker while the env-runner actors spread over every pod's CPUs; the
+   group without GPUs and one GPU worker group; the entrypoint asks for half a GPU
+   (`DRIVER_GPU_SHARE`), so the driver, which is the learner, runs on a GPU worker and the env-runner
+   actors, spread over every pod's CPUs, split the GPU time left for their own inference; the
    given image, the artifact store settings as environment variables, hardened containers);
 2. creates it through the custom-objects API (a 400/422 from the API server fails the job with the
    API's own message; a 409 for the same job id adopts the existing RayJob, so a restarted service
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 JOB_ID_LABEL = "maestro.io/job-id"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "maestro-skill-learner", "app.kubernetes.io/component": "training"}
 REPORT_DIR = "rayjob-runs"
+DRIVER_GPU_SHARE = 0.5
+"""GPUs the entrypoint (the driver, i.e. the learner) reserves; the env runners split what is left."""
 """Directory under the artifact root where a RayJob's training module writes its run report."""
 RBAC_RULES = [{"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["create", "delete", "get"]}]
 """Exactly the rights the RayJob backend uses in its namespace (the chart's Role should grant these)."""
@@ -133,7 +136,7 @@ def build_rayjob(job_id: str, request: ArtifactRef, config: RayJobConfig) -> dic
         "backoffLimit": 0,
         # the driver is the learner: it runs on a GPU worker (the head has no GPU), env runners anywhere
         "entrypointNumCpus": 1,
-        "entrypointNumGpus": 1 if config.worker_gpus else 0,
+        "entrypointNumGpus": DRIVER_GPU_SHARE if config.worker_gpus else 0,
         "rayClusterSpec": {
             "rayVersion": config.ray_version,
             "authOptions": {"mode": config.ray_auth_mode},
