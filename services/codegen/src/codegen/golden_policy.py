@@ -15,6 +15,7 @@ code; nothing here ever executes generated code outside the sandbox.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
 from maestro_common.generated.contract import make_context, make_snapshot
@@ -157,7 +158,7 @@ def training_suite(select_skill) -> list[str]:
         seed, depths = episode.world.seed, episode.depths()
         if episode.decisions and episode.decisions[0].choice != "Discoverer":
             problems.append(f"seed {seed}: the first skill was {episode.decisions[0].choice}; pi_T starts with "
-                            "Discoverer")
+                            "Discoverer (at the first call no skill has run yet: ctx.active_skill is \"\", depth 1)")
         if max(depths) > 4:
             problems.append(f"seed {seed}: went down to depth {max(depths)}; the maximum depth is at most 4")
         if max(depths) < 2:
@@ -189,6 +190,12 @@ def training_suite(select_skill) -> list[str]:
     return problems[:8]
 
 
+def _choice_counts(episode: Episode) -> str:
+    """How often each skill was chosen, e.g. "Discoverer x20, Descender x20"."""
+    counts = Counter(decision.choice for decision in episode.decisions)
+    return ", ".join(f"{skill} x{count}" for skill, count in counts.most_common())
+
+
 def gnomish_mines_suite(select_skill) -> list[str]:
     """Task "reach the Gnomish Mines": the branch staircase is on level 2, 3 or 4 (two down staircases
     seen); a Descender run there takes it half of the time; the policy must get into the Mines."""
@@ -204,7 +211,8 @@ def gnomish_mines_suite(select_skill) -> list[str]:
         if episode.final_branch != MINES:
             world = episode.world
             missed.append(f"seed {world.seed}: never entered the Mines in {world.decisions} decisions (entrance on "
-                          f"depth {world.mines_entrance_depth}; deepest level visited {max(episode.depths())})")
+                          f"depth {world.mines_entrance_depth}; deepest level visited {max(episode.depths())}; "
+                          f"chose {_choice_counts(episode)})")
     if len(missed) > 1:
         problems += missed + ["when the branch staircase was missed (deeper than 4 in the Dungeons of Doom), climb "
                               "back up and take the Descender again on a level where ctx.downstairs_seen == 2"]
