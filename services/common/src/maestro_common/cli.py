@@ -92,29 +92,25 @@ def _state_name(job) -> str:
 
 
 def watch_with_progress(service: str, job_id: str, *, quiet: bool = False):
-    """Follow a job with a progress bar until it ends; returns the final Job message."""
-    from tqdm import tqdm
+    """Follow a job with a progress bar (log lines when stderr is not a terminal) until it ends;
+    returns the final Job message."""
+    from maestro_common.progress import JobProgress
 
     pb = _pb(service)
     stub = _stub(service)
-    bar, last = None, None
+    last, progress = None, None
     try:
         for response in stub.WatchJob(pb.WatchJobRequest(job_id=job_id)):
             last = response.job
-            progress = last.progress
-            if not quiet and bar is None:
-                bar = tqdm(total=progress.total or None, unit=f" {progress.unit}" if progress.unit else "",
-                           dynamic_ncols=True, file=sys.stderr)
-            if bar is not None:
-                if progress.total and bar.total != progress.total:
-                    bar.total = progress.total
-                bar.n = progress.done
-                bar.set_description(f"{last.kind} {_state_name(last).lower()}")
-                bar.set_postfix_str(last.message[:60])
-                bar.refresh()
+            if quiet:
+                continue
+            if progress is None:
+                progress = JobProgress(unit=last.progress.unit)
+            progress.update(f"{last.kind} {_state_name(last).lower()}", last.progress.done, last.progress.total,
+                            last.message[:60])
     finally:
-        if bar is not None:
-            bar.close()
+        if progress is not None:
+            progress.close()
     return last
 
 

@@ -80,20 +80,11 @@ def init_checkpoint(store) -> tuple[str, str]:
 
 
 def _follow(client: EvaluatorClient, job, label: str):
-    from tqdm import tqdm
+    from maestro_common.progress import JobProgress
 
-    bar = tqdm(total=None, desc=label[:30], unit=" episodes", dynamic_ncols=True, file=sys.stderr)
-    try:
-        def update(current) -> None:
-            if current.progress.total:
-                bar.total = current.progress.total
-            bar.n = current.progress.done
-            bar.set_postfix_str(current.message[:60])
-            bar.refresh()
-
-        return client.wait(job.job_id, on_update=update)
-    finally:
-        bar.close()
+    with JobProgress(unit="episodes") as progress:
+        return client.wait(job.job_id, on_update=lambda current: progress.update(
+            label[:30], current.progress.done, current.progress.total, current.message[:60]))
 
 
 def cmd_evaluate(args) -> int:
