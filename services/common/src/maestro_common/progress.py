@@ -54,8 +54,8 @@ class JobProgress:
         from tqdm import tqdm
 
         if self._bar is None:
-            self._bar = tqdm(total=total or None, unit=f" {self.unit}" if self.unit else "", dynamic_ncols=True,
-                             file=self.stream)
+            self._bar = tqdm(total=total or None, desc=description, unit=f" {self.unit}" if self.unit else "",
+                             dynamic_ncols=True, file=self.stream)
         if total and self._bar.total != total:
             self._bar.total = total
         self._bar.n = done
