@@ -23,26 +23,30 @@ class JobProgress:
         self.unit = unit
         self.min_interval_s, self.heartbeat_s = min_interval_s, heartbeat_s
         self._bar = None
-        self._last_line, self._pending, self._written_at = "", "", float("-inf")
-        self._last_key: tuple[str, str] | None = None
-        self._pending_key: tuple[str, str] | None = None
+        self._unwritten = ""
+        """The newest line not written yet (empty when the last update was written)."""
+        self._written_key: tuple[str, str] | None = None
+        """(description, message) of the last line written."""
+        self._written_at = float("-inf")
         self._started = time.monotonic()
 
     def update(self, description: str, done: int, total: int, message: str) -> None:
         if self.tty:
             self._update_bar(description, done, total, message)
             return
-        self._pending = self._line(description, done, total, message)
-        now, key = time.monotonic(), (description, message)
-        changed, self._pending_key = key != self._last_key, key
-        if (changed and now - self._written_at >= self.min_interval_s) or now - self._written_at >= self.heartbeat_s:
-            self._write(now)
+        line, key, now = self._line(description, done, total, message), (description, message), time.monotonic()
+        since = now - self._written_at
+        if (key != self._written_key and since >= self.min_interval_s) or since >= self.heartbeat_s:
+            print(line, file=self.stream, flush=True)
+            self._unwritten, self._written_key, self._written_at = "", key, now
+        else:
+            self._unwritten = line
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        elif self._pending and self._pending != self._last_line:
-            self._write(time.monotonic())
+        elif self._unwritten:
+            print(self._unwritten, file=self.stream, flush=True)
 
     def __enter__(self) -> JobProgress:
         return self
@@ -68,7 +72,3 @@ class JobProgress:
         unit = f" {self.unit}" if self.unit else ""
         elapsed = time.monotonic() - self._started
         return f"{description}: {count}{unit} [{elapsed:.0f}s]  {message}".rstrip()
-
-    def _write(self, now: float) -> None:
-        print(self._pending, file=self.stream, flush=True)
-        self._last_line, self._last_key, self._written_at = self._pending, self._pending_key, now
