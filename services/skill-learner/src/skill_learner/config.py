@@ -34,7 +34,7 @@ class SkillLearnerSettings(settings_for("skill-learner")):
     """Secret whose keys become environment variables of the RayJob's pods (object-store credentials)."""
     training_device: str = "auto"
     """Device of the learner when a request names none: auto (cuda when available), cpu, cuda or cuda:N; on
-    CUDA the env runners also infer on shares of the cluster's GPUs, else on their CPUs."""
+    CUDA the env runners also infer on shares of the free GPUs, else on their CPUs."""
     training_precision: Literal["fp32", "bf16"] = "fp32"
     """Learner precision on CUDA when a request names none: fp32 or bf16 autocast (the CPU trains in fp32)."""
     train_env_runners: int = Field(default=max(1, (os.cpu_count() or 2) - 1), ge=1, le=1024)

@@ -16,8 +16,8 @@ requests queued, so it never waits for the driver; each request carries the newe
 weights, which the actor loads between rollouts (the policy lag this causes is recorded per update,
 and V-trace corrects for it). Inside an actor the two groups of environments are double-buffered:
 the device computes one group's actions while the actor steps the other. Actors get an equal share
-of the cluster's GPUs (`num_gpus`) when the learner runs on CUDA and the cluster has GPUs, else they
-infer on their CPU. The same code runs on one machine (`ray.init()` starts a local Ray) and on a
+of the GPUs Ray has free (`num_gpus`; `runner_gpu_share`) when the learner runs on CUDA and there are
+any, else they infer on their CPU. The same code runs on one machine (`ray.init()` starts a local Ray) and on a
 RayCluster (`RAY_ADDRESS` names it; `ray.init()` connects to it): there is no second implementation.
 
 The engine is plain logic: the job (`train_job.py`) gives it a stop check and a checkpoint callback;

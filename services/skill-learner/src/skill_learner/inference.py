@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils import parameters_to_vector
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,12 @@ class PublishedWeights:
 def weights_vector(network: nn.Module) -> np.ndarray:
     """All parameters of `network`, flattened in `parameters()` order, as a float32 numpy vector."""
     with torch.no_grad():
-        flat = torch.cat([p.detach().float().reshape(-1) for p in network.parameters()])
-    return flat.cpu().numpy()
+        return parameters_to_vector(p.float() for p in network.parameters()).cpu().numpy()
 
 
 def load_weights_vector(network: nn.Module, vector: np.ndarray) -> None:
-    """Copy a `weights_vector` into the parameters of `network`, in place (captured graphs keep working)."""
+    """Copy a `weights_vector` into the parameters of `network`, in place: captured CUDA graphs keep reading
+    the same tensors (torch's `vector_to_parameters` swaps them, which would leave a graph on the old ones)."""
     with torch.no_grad():
         device = next(network.parameters()).device
         flat = torch.from_numpy(np.asarray(vector, dtype=np.float32)).to(device)

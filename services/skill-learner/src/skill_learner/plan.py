@@ -58,7 +58,7 @@ class APPOConfig:
     seed: int = 0
     """Seed of the network initialisation, action sampling, pi_T randomness and episode seeds."""
     device: str = "auto"
-    """Device of the learner; on CUDA the env runners infer on shares of the cluster's GPUs, else on their CPUs."""
+    """Device of the learner; on CUDA the env runners infer on shares of the free GPUs, else on their CPUs."""
     precision: str = "fp32"
     """"fp32" or "bf16" (autocast on CUDA)."""
     skill_turns: int = 500
