@@ -213,22 +213,22 @@ class Generator:
                 return (prompts["golden_failed"].format(problems=listed) if "golden_failed" in prompts
                         else prompts["rewrite"].format(trace=listed))  # prompt sets before v2
             result.golden_passed = golden is not None
+        def rework(reason: str, trace: str) -> str:
+            """A new test for a verified policy, else a rewrite of the policy and its test."""
+            if result.golden_passed:
+                return self._test_feedback(prompts, reason, trace)
+            return prompts["rewrite"].format(trace=trace)
+
         run = self.run("policy", result.code, result.test_code, skill="")
         trace = run.output[-4000:]
         if run.problems:
-            trace = "\n".join(run.problems) + "\n" + trace
-            if result.golden_passed:
-                return self._test_feedback(prompts, "it failed when run:", trace)
-            return prompts["rewrite"].format(trace=trace)
+            return rework("it failed when run:", "\n".join(run.problems) + "\n" + trace)
         check = [*result.transcript[:2], {"role": "assistant", "content": answer},
                  {"role": "user", "content": prompts["trace_check"].format(trace=trace, goal=goal)}]
         verdict = self._ask(check, result, 0, max_tokens=4)
         if verdict.strip().lower().startswith("yes"):
             return ""
-        if result.golden_passed:
-            return self._test_feedback(prompts, "you judged that its output does not show the required behaviour:",
-                                       trace)
-        return prompts["rewrite"].format(trace=trace)
+        return rework("you judged that its output does not show the required behaviour:", trace)
 
     @staticmethod
     def _test_feedback(prompts: dict, reason: str, trace: str) -> str:
