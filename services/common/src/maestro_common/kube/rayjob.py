@@ -50,9 +50,9 @@ log = logging.getLogger(__name__)
 JOB_ID_LABEL = "maestro.io/job-id"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "maestro-skill-learner", "app.kubernetes.io/component": "training"}
 REPORT_DIR = "rayjob-runs"
+"""Directory under the artifact root where a RayJob's training module writes its run report."""
 DRIVER_GPU_SHARE = 0.5
 """GPUs the entrypoint (the driver, i.e. the learner) reserves; the env runners split what is left."""
-"""Directory under the artifact root where a RayJob's training module writes its run report."""
 RBAC_RULES = [{"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["create", "delete", "get"]}]
 """Exactly the rights the RayJob backend uses in its namespace (the chart's Role should grant these)."""
 _NAME_SAFE = re.compile(r"[^a-z0-9-]")
